@@ -1,0 +1,61 @@
+"""The JSON the CLI reads and prints: protobuf JSON with the exchange's fixed field names."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from ecx.v1 import denial_pb2
+from google.protobuf import json_format
+from google.protobuf.message import Message
+
+from client.errors import EcxClientError
+
+_INT64_FIELDS = {"value_eur", "log_index"}
+
+
+def load_payload(path: Path) -> denial_pb2.DenialPayload:
+    """Read a DenialPayload from a protobuf-JSON file (field names as in the exchange's spec)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as e:
+        raise EcxClientError(f"cannot read {path}: {e.strerror}") from e
+    except json.JSONDecodeError as e:
+        raise EcxClientError(f"{path}: not JSON ({e.msg} at line {e.lineno})") from e
+    try:
+        return json_format.ParseDict(data, denial_pb2.DenialPayload())
+    except json_format.ParseError as e:
+        raise EcxClientError(f"{path}: {e}") from e
+
+
+def to_dict(message: Message) -> dict[str, Any]:
+    """Plain JSON: proto field names, enum names, integers as numbers."""
+    data: dict[str, Any] = _ints(
+        json_format.MessageToDict(message, preserving_proto_field_name=True)
+    )
+    return data
+
+
+def _ints(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {
+            k: int(v) if k in _INT64_FIELDS and isinstance(v, str) else _ints(v)
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [_ints(v) for v in value]
+    return value
+
+
+def denial_view(
+    denial: denial_pb2.Denial, payload: denial_pb2.DenialPayload | None
+) -> dict[str, Any]:
+    """A denial as the CLI shows it: the hub's record plus the verified payload, no raw bytes."""
+    record = to_dict(denial)
+    record.pop("envelope", None)
+    record.pop("change_envelope", None)
+    if payload is not None:
+        record["payload"] = to_dict(payload)
+        record["signature_verified"] = True
+    return record

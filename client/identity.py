@@ -1,0 +1,70 @@
+"""A participant's local identity: TLS credentials and signing key, from one directory."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+from client.envelope import SigningKey
+from client.errors import IdentityError
+
+
+@dataclass(frozen=True)
+class Identity:
+    """The files in an identity directory (ca.pem, cert.pem, key.pem, signing-key.pem)."""
+
+    directory: Path
+    ca_pem: bytes
+    cert_pem: bytes
+    key_pem: bytes
+    signing_key: SigningKey | None
+    participant: str
+
+    @classmethod
+    def load(cls, directory: Path) -> Identity:
+        def read(name: str, *, required: bool = True) -> bytes:
+            path = directory / name
+            try:
+                return path.read_bytes()
+            except FileNotFoundError as e:
+                if required:
+                    raise IdentityError(f"identity {directory}: missing {name}") from e
+                return b""
+            except OSError as e:
+                raise IdentityError(f"identity {directory}: cannot read {name}: {e}") from e
+
+        signing_pem = read("signing-key.pem", required=False)
+        signing_key: SigningKey | None = None
+        if signing_pem:
+            try:
+                key = load_pem_private_key(signing_pem, password=None)
+            except ValueError as e:
+                raise IdentityError(f"identity {directory}: signing-key.pem is not a key") from e
+            if not isinstance(key, SigningKey):
+                raise IdentityError(
+                    f"identity {directory}: signing key must be Ed25519 or ECDSA P-256"
+                )
+            signing_key = key
+        participant = ""
+        info = read("identity.toml", required=False)
+        if info:
+            try:
+                participant = str(tomllib.loads(info.decode()).get("participant", ""))
+            except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+                raise IdentityError(f"identity {directory}: identity.toml: {e}") from e
+        return cls(
+            directory=directory,
+            ca_pem=read("ca.pem"),
+            cert_pem=read("cert.pem"),
+            key_pem=read("key.pem"),
+            signing_key=signing_key,
+            participant=participant,
+        )
+
+    def require_signing_key(self) -> SigningKey:
+        if self.signing_key is None:
+            raise IdentityError(f"identity {self.directory}: no signing-key.pem to sign with")
+        return self.signing_key

@@ -1,0 +1,1 @@
+"""ecx hub: the gRPC service through which export-control authorities exchange notifications."""

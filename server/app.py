@@ -1,0 +1,132 @@
+"""The hub: a grpc.aio server over mutual TLS with the ecx services, health and reflection."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from types import TracebackType
+
+import grpc
+from cryptography import x509
+from ecx.v1 import denial_pb2, participant_pb2
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from server.clock import Clock, SystemClock
+from server.config import HubConfig
+from server.denials import DenialExchange
+from server.domain.denials import DenialRules
+from server.errors import ConfigError
+from server.identity import Authenticator, RevocationList
+from server.participants import ParticipantDirectory
+from server.registry import Registry
+from server.rpc import RpcGate
+from server.store.sqlite import SqliteStore
+
+log = logging.getLogger(__name__)
+
+SERVICES = (
+    participant_pb2.DESCRIPTOR.services_by_name["ParticipantService"],
+    denial_pb2.DESCRIPTOR.services_by_name["DenialService"],
+)
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as e:
+        raise ConfigError(f"cannot read {path}: {e}") from e
+
+
+class Hub:
+    """The running hub. `async with Hub(config) as hub:` serves until the block ends."""
+
+    def __init__(self, config: HubConfig, *, clock: Clock | None = None) -> None:
+        self.config = config
+        self.clock = clock or SystemClock()
+        self.store = SqliteStore(config.store, batch_max=config.limits.write_batch_max)
+        self.port = 0
+        self._server: grpc.aio.Server | None = None
+        self._health = health.aio.HealthServicer()
+
+    async def __aenter__(self) -> Hub:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    async def start(self) -> None:
+        cfg = self.config
+        registry = Registry.load(cfg.registry)
+        ca_pem = _read(cfg.tls.client_ca)
+        ca = x509.load_pem_x509_certificate(ca_pem)
+        authenticator = Authenticator(registry, RevocationList(cfg.tls.crl, ca), self.clock)
+        await self.store.open()
+        gate = RpcGate(authenticator)
+        implementations = (
+            ParticipantDirectory(registry),
+            DenialExchange(
+                self.store,
+                registry,
+                self.clock,
+                cfg.limits,
+                DenialRules(validity_years=cfg.validity_years),
+            ),
+        )
+        age_ms = cfg.limits.max_connection_age_seconds * 1000
+        server = grpc.aio.server(
+            options=[
+                ("grpc.max_receive_message_length", cfg.limits.max_message_bytes),
+                ("grpc.max_send_message_length", 64 * 1024 * 1024),
+                ("grpc.max_connection_age_ms", age_ms),
+                ("grpc.max_connection_age_grace_ms", 30_000),
+                ("grpc.so_reuseport", 0),
+            ]
+        )
+        server.add_generic_rpc_handlers(
+            [gate.service(d, impl) for d, impl in zip(SERVICES, implementations, strict=True)]
+        )
+        health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
+        names = [d.full_name for d in SERVICES] + [
+            health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+            reflection.SERVICE_NAME,
+        ]
+        reflection.enable_server_reflection(names, server)
+        credentials = grpc.ssl_server_credentials(
+            [(_read(cfg.tls.key), _read(cfg.tls.cert))],
+            root_certificates=ca_pem,
+            require_client_auth=True,
+        )
+        try:
+            self.port = server.add_secure_port(cfg.listen, credentials)
+        except RuntimeError as e:
+            await self.store.close()
+            raise ConfigError(f"cannot listen on {cfg.listen}: {e}") from e
+        await server.start()
+        self._server = server
+        for d in SERVICES:
+            await self._health.set(d.full_name, health_pb2.HealthCheckResponse.SERVING)
+        await self._health.set("", health_pb2.HealthCheckResponse.SERVING)
+        log.info("hub listening on %s (store %s)", self.address, cfg.store)
+
+    @property
+    def address(self) -> str:
+        host = self.config.listen.rsplit(":", 1)[0]
+        return f"{host}:{self.port}"
+
+    async def stop(self, grace: float = 5.0) -> None:
+        if self._server is not None:
+            await self._health.enter_graceful_shutdown()
+            await self._server.stop(grace)
+            self._server = None
+        await self.store.close()
+
+    async def wait(self) -> None:
+        if self._server is not None:
+            await self._server.wait_for_termination()

@@ -1,0 +1,443 @@
+"""Denial exchange operations: verify, validate, authorize, then record in one transaction."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import hashlib
+import re
+from collections.abc import AsyncIterator
+from typing import cast
+
+from ecx.v1 import common_pb2, denial_pb2
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from client.envelope import (
+    DENIAL_CHANGE_PAYLOAD_TYPE,
+    DENIAL_PAYLOAD_TYPE,
+    EnvelopeError,
+    VerifiedEnvelope,
+    verify_envelope,
+)
+from server import policy
+from server.clock import Clock
+from server.config import Limits
+from server.domain import denials as rules
+from server.domain.countries import normalize_country
+from server.domain.participants import Caller
+from server.errors import (
+    AlreadyExists,
+    BadSignature,
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+)
+from server.registry import Registry
+from server.store import DenialFilter, DenialRow, Event, Store, Transaction, WriteJob
+
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+_PAGE_PREFIX = b"ecx-page:"
+
+
+def check_request_id(request_id: str) -> None:
+    """Every mutating RPC carries a client-chosen id; retries reuse it."""
+    if not request_id:
+        raise InvalidArgument.field("request_id", "is required")
+    if not _REQUEST_ID.fullmatch(request_id):
+        raise InvalidArgument.field("request_id", "1-128 characters of A-Z a-z 0-9 . _ : -")
+
+
+def request_digest(method: str, request: bytes) -> bytes:
+    """What a retry must match: the method and the request bytes."""
+    return hashlib.sha256(method.encode() + b"\0" + request).digest()
+
+
+class DenialExchange:
+    """The denial operations the DenialService exposes."""
+
+    def __init__(
+        self,
+        store: Store,
+        registry: Registry,
+        clock: Clock,
+        limits: Limits,
+        denial_rules: rules.DenialRules,
+    ) -> None:
+        self._store = store
+        self._registry = registry
+        self._clock = clock
+        self._limits = limits
+        self._rules = denial_rules
+
+    def _verify(
+        self, caller: Caller, envelope: common_pb2.Envelope, payload_type: str
+    ) -> VerifiedEnvelope:
+        try:
+            verified = verify_envelope(envelope, payload_type, self._registry.signing_keys)
+        except EnvelopeError as e:
+            raise BadSignature.field(e.field, e.reason) from e
+        if verified.signer != caller.id:
+            raise PermissionDenied(
+                f"payload is signed by {verified.signer}, not by the caller {caller.id}"
+            )
+        return verified
+
+    def _now(self) -> tuple[Timestamp, str]:
+        now = self._clock.now()
+        stamp = Timestamp()
+        stamp.FromDatetime(now)
+        return stamp, now.isoformat().replace("+00:00", "Z")
+
+    async def submit_denial(
+        self, caller: Caller, request: denial_pb2.SubmitDenialRequest
+    ) -> denial_pb2.DenialResponse:
+        check_request_id(request.request_id)
+        self._require_envelope(request)
+        verified = self._verify(caller, request.envelope, DENIAL_PAYLOAD_TYPE)
+        today = self._clock.now().date()
+        content = rules.DenialContent.from_payload_bytes(
+            verified.payload,
+            caller_state=caller.participant.member_state,
+            today=today,
+            rules=self._rules,
+        )
+        until = rules.valid_until(content.denial_date, None, self._rules)
+
+        async def job(tx: Transaction) -> bytes:
+            if await tx.denial_state(content.reference) is not None:
+                raise AlreadyExists(f"denial {content.reference} already exists")
+            return await self._record(
+                tx,
+                caller,
+                "SubmitDenial",
+                denial_pb2.Denial(
+                    reference=content.reference,
+                    version=1,
+                    status=denial_pb2.ACTIVE,
+                    valid_until=until,
+                    change=denial_pb2.SUBMIT,
+                    envelope=request.envelope,
+                    signer=verified.signer,
+                    issuing_state=content.issuing_state,
+                    regime=_regime(content.regime),
+                ),
+                destination=content.destination_country,
+                renewed_on="",
+                digest_of=verified.payload,
+            )
+
+        return await self._write(
+            caller,
+            "SubmitDenial",
+            request.request_id,
+            request.SerializeToString(deterministic=True),
+            job,
+        )
+
+    async def amend_denial(
+        self, caller: Caller, request: denial_pb2.AmendDenialRequest
+    ) -> denial_pb2.DenialResponse:
+        check_request_id(request.request_id)
+        self._require_reference(request.reference)
+        self._require_envelope(request)
+        verified = self._verify(caller, request.envelope, DENIAL_PAYLOAD_TYPE)
+        today = self._clock.now().date()
+        content = rules.DenialContent.from_payload_bytes(
+            verified.payload,
+            caller_state=caller.participant.member_state,
+            today=today,
+            rules=self._rules,
+        )
+        if content.reference != request.reference:
+            raise InvalidArgument.field(
+                "reference", "the payload's reference must equal the request's"
+            )
+
+        async def job(tx: Transaction) -> bytes:
+            current = await self._current(tx, caller, request.reference)
+            rules.check_amendment(current, content, today)
+            renewed = rules.parse_date(current.renewed_on) if current.renewed_on else None
+            return await self._record(
+                tx,
+                caller,
+                "AmendDenial",
+                denial_pb2.Denial(
+                    reference=current.reference,
+                    version=current.version + 1,
+                    status=denial_pb2.ACTIVE,
+                    valid_until=rules.valid_until(content.denial_date, renewed, self._rules),
+                    change=denial_pb2.AMEND,
+                    envelope=request.envelope,
+                    signer=verified.signer,
+                    issuing_state=current.issuing_state,
+                    regime=_regime(current.regime),
+                ),
+                destination=content.destination_country,
+                renewed_on=current.renewed_on,
+                digest_of=verified.payload,
+            )
+
+        return await self._write(
+            caller,
+            "AmendDenial",
+            request.request_id,
+            request.SerializeToString(deterministic=True),
+            job,
+        )
+
+    async def revoke_denial(
+        self, caller: Caller, request: denial_pb2.RevokeDenialRequest
+    ) -> denial_pb2.DenialResponse:
+        return await self._change_status(caller, request, denial_pb2.REVOKE, "RevokeDenial")
+
+    async def renew_denial(
+        self, caller: Caller, request: denial_pb2.RenewDenialRequest
+    ) -> denial_pb2.DenialResponse:
+        return await self._change_status(caller, request, denial_pb2.RENEW, "RenewDenial")
+
+    async def _change_status(
+        self,
+        caller: Caller,
+        request: denial_pb2.RevokeDenialRequest | denial_pb2.RenewDenialRequest,
+        change: int,
+        method: str,
+    ) -> denial_pb2.DenialResponse:
+        check_request_id(request.request_id)
+        self._require_reference(request.reference)
+        self._require_envelope(request)
+        verified = self._verify(caller, request.envelope, DENIAL_CHANGE_PAYLOAD_TYPE)
+        today = self._clock.now().date()
+        statement = rules.StatusChange.from_payload_bytes(
+            verified.payload, reference=request.reference, expected=change, today=today
+        )
+
+        async def job(tx: Transaction) -> bytes:
+            current = await self._current(tx, caller, request.reference)
+            previous = denial_pb2.Denial.FromString(current.latest_record)
+            if change == denial_pb2.REVOKE:
+                rules.check_revocation(current)
+                status, renewed_on, until = (
+                    denial_pb2.REVOKED,
+                    current.renewed_on,
+                    current.valid_until,
+                )
+            else:
+                rules.check_renewal(current)
+                status, renewed_on = denial_pb2.ACTIVE, statement.effective_date.isoformat()
+                content = denial_pb2.DenialPayload.FromString(previous.envelope.payload)
+                denial_date = rules.parse_date(content.denial_date)
+                assert denial_date is not None
+                until = rules.valid_until(denial_date, statement.effective_date, self._rules)
+            return await self._record(
+                tx,
+                caller,
+                method,
+                denial_pb2.Denial(
+                    reference=current.reference,
+                    version=current.version + 1,
+                    status=status,
+                    valid_until=until,
+                    change=_change(change),
+                    envelope=previous.envelope,
+                    change_envelope=request.envelope,
+                    signer=verified.signer,
+                    revocation_reason=statement.reason if change == denial_pb2.REVOKE else "",
+                    issuing_state=current.issuing_state,
+                    regime=_regime(current.regime),
+                ),
+                destination=_destination(previous),
+                renewed_on=renewed_on,
+                digest_of=verified.payload,
+            )
+
+        return await self._write(
+            caller, method, request.request_id, request.SerializeToString(deterministic=True), job
+        )
+
+    async def _current(self, tx: Transaction, caller: Caller, reference: str) -> rules.DenialState:
+        current = await tx.denial_state(reference)
+        if current is None:
+            raise NotFound(f"no denial {reference}")
+        policy.authorize_denial_change(caller, current.issuer, current.regime, reference)
+        return current
+
+    async def _record(
+        self,
+        tx: Transaction,
+        caller: Caller,
+        action: str,
+        denial: denial_pb2.Denial,
+        *,
+        destination: str,
+        renewed_on: str,
+        digest_of: bytes,
+    ) -> bytes:
+        stamp, when = self._now()
+        index = await tx.append_event(
+            Event(
+                recorded_at=when,
+                actor=caller.id,
+                action=action,
+                object=f"denial:{denial.reference}:v{denial.version}",
+                payload_sha256=hashlib.sha256(digest_of).digest(),
+            )
+        )
+        denial.recorded_at.CopyFrom(stamp)
+        denial.log_index = index
+        await tx.save_version(
+            DenialRow(
+                reference=denial.reference,
+                issuer=caller.id,
+                issuing_state=denial.issuing_state,
+                regime=denial.regime,
+                destination_country=destination,
+                status=denial.status,
+                valid_until=denial.valid_until,
+                renewed_on=renewed_on,
+                version=denial.version,
+            ),
+            denial.SerializeToString(),
+        )
+        return denial_pb2.DenialResponse(denial=denial).SerializeToString()
+
+    async def _write(
+        self, caller: Caller, method: str, request_id: str, request: bytes, job: WriteJob
+    ) -> denial_pb2.DenialResponse:
+        response = await self._store.write(
+            caller.id, request_id, method, request_digest(method, request), job
+        )
+        return denial_pb2.DenialResponse.FromString(response)
+
+    @staticmethod
+    def _require_reference(reference: str) -> None:
+        if not reference:
+            raise InvalidArgument.field("reference", "is required")
+        if len(reference) > 65:
+            raise InvalidArgument.field("reference", "longer than 65 characters")
+
+    @staticmethod
+    def _require_envelope(
+        request: denial_pb2.SubmitDenialRequest
+        | denial_pb2.AmendDenialRequest
+        | denial_pb2.RevokeDenialRequest
+        | denial_pb2.RenewDenialRequest,
+    ) -> None:
+        if not request.HasField("envelope"):
+            raise InvalidArgument.field("envelope", "is required")
+
+    # Reads
+
+    async def get_denial(
+        self, caller: Caller, request: denial_pb2.GetDenialRequest
+    ) -> denial_pb2.GetDenialResponse:
+        self._require_reference(request.reference)
+        versions = await self._store.denial_versions(request.reference)
+        if not versions:
+            raise NotFound(f"no denial {request.reference}")
+        policy.authorize_denial_read(caller, versions[-1][0], request.reference)
+        today = self._clock.now().date()
+        latest = self._with_effective_status(versions[-1][1], today)
+        response = denial_pb2.GetDenialResponse(denial=latest)
+        if request.include_versions:
+            response.versions.extend(
+                denial_pb2.Denial.FromString(record) for _, record in versions[:-1]
+            )
+            response.versions.append(latest)
+        return response
+
+    async def list_denials(
+        self, caller: Caller, request: denial_pb2.ListDenialsRequest
+    ) -> denial_pb2.ListDenialsResponse:
+        flt = DenialFilter(
+            regimes=policy.readable_regimes(caller),
+            issuing_state=self._country_filter("issuing_state", request.issuing_state),
+            destination_country=self._country_filter(
+                "destination_country", request.destination_country
+            ),
+            regime=request.regime,
+            status=request.status,
+            today=self._clock.now().date().isoformat(),
+        )
+        if request.regime not in (0, denial_pb2.MILITARY, denial_pb2.DUAL_USE):
+            raise InvalidArgument.field("regime", "unknown regime")
+        if request.status not in (0, denial_pb2.ACTIVE, denial_pb2.REVOKED, denial_pb2.EXPIRED):
+            raise InvalidArgument.field("status", "unknown status")
+        if request.page_size > self._limits.max_page_size:
+            raise InvalidArgument.field("page_size", f"at most {self._limits.max_page_size}")
+        size = request.page_size or self._limits.default_page_size
+        after = _decode_page_token(request.page_token)
+        rows = await self._store.list_denials(flt, after, size + 1)
+        today = self._clock.now().date()
+        response = denial_pb2.ListDenialsResponse(
+            denials=[self._with_effective_status(record, today) for _, record in rows[:size]]
+        )
+        if len(rows) > size:
+            response.next_page_token = _encode_page_token(rows[size - 1][0])
+        return response
+
+    async def sync_denials(
+        self, caller: Caller, request: denial_pb2.SyncDenialsRequest
+    ) -> AsyncIterator[denial_pb2.SyncDenialsResponse]:
+        if request.batch_size > self._limits.max_sync_batch:
+            raise InvalidArgument.field("batch_size", f"at most {self._limits.max_sync_batch}")
+        after = _decode_cursor(request.cursor)
+        batch = request.batch_size or min(500, self._limits.max_sync_batch)
+        async for page in self._store.changes(policy.readable_regimes(caller), after, batch):
+            response = denial_pb2.SyncDenialsResponse(cursor=str(page[-1][0]))
+            changes = response.changes
+            for _, record in page:
+                changes.add().MergeFromString(record)
+            yield response
+
+    @staticmethod
+    def _with_effective_status(record: bytes, today: dt.date) -> denial_pb2.Denial:
+        denial = denial_pb2.Denial.FromString(record)
+        denial.status = rules.effective_status(denial.status, denial.valid_until, today)  # type: ignore[assignment]
+        return denial
+
+    @staticmethod
+    def _country_filter(field: str, value: str) -> str:
+        if not value:
+            return ""
+        code = normalize_country(value)
+        if code is None:
+            raise InvalidArgument.field(field, "not an ISO 3166-1 alpha-2 country code")
+        return code
+
+
+def _destination(previous: denial_pb2.Denial) -> str:
+    payload = denial_pb2.DenialPayload.FromString(previous.envelope.payload)
+    return normalize_country(payload.destination_country) or payload.destination_country
+
+
+def _encode_page_token(last_id: int) -> str:
+    return base64.urlsafe_b64encode(_PAGE_PREFIX + str(last_id).encode()).decode()
+
+
+def _decode_page_token(token: str) -> int:
+    if not token:
+        return 0
+    try:
+        raw = base64.urlsafe_b64decode(token.encode())
+    except (binascii.Error, ValueError) as e:
+        raise InvalidArgument.field("page_token", "not a token from a previous page") from e
+    if not raw.startswith(_PAGE_PREFIX) or not raw[len(_PAGE_PREFIX) :].isdigit():
+        raise InvalidArgument.field("page_token", "not a token from a previous page")
+    return int(raw[len(_PAGE_PREFIX) :])
+
+
+def _decode_cursor(cursor: str) -> int:
+    if not cursor:
+        return 0
+    if not cursor.isdigit() or len(cursor) > 19:
+        raise InvalidArgument.field("cursor", "not a cursor from a previous response")
+    return int(cursor)
+
+
+def _regime(value: int) -> denial_pb2.Regime:
+    return cast(denial_pb2.Regime, value)
+
+
+def _change(value: int) -> denial_pb2.DenialChange:
+    return cast(denial_pb2.DenialChange, value)

@@ -1,0 +1,351 @@
+"""Denial notifications: what a valid one looks like and how its lifecycle moves.
+
+Military denials follow Common Position 2008/944/CFSP (criteria 1-8, EU Common Military List);
+dual-use denials follow Regulation (EU) 2021/821 Art. 15-16 (grounds, Annex I entries).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+
+from ecx.v1 import denial_pb2
+from google.protobuf.message import DecodeError
+
+from server.domain.countries import normalize_country
+from server.errors import FailedPrecondition, FieldViolation, InvalidArgument
+
+# Active for consultation purposes for three years from the denial date (Reg. 2021/821 Art. 16(6);
+# CP 2008/944 User's Guide). Configurable through DenialRules.
+DEFAULT_VALIDITY_YEARS = 3
+
+# EU Common Military List: ML1..ML22 with sub-items alternating letter and number (ML6.b.1.a).
+_ML_ENTRY = re.compile(
+    r"ML(?:[1-9]|1[0-9]|2[0-2])(?:\.[a-z](?:\.[0-9]{1,2}(?:\.[a-z](?:\.[0-9]{1,2})?)?)?)?"
+)
+# Annex I of Reg. 2021/821: category digit, group letter A-E, three digits, sub-items (3B001.f.4).
+# National lists reuse the same shape for their own entries (e.g. 3B993, 5A992).
+_ANNEX_I_ENTRY = re.compile(
+    r"[0-9][A-E][0-9]{3}(?:\.[a-z](?:\.[0-9]{1,2}(?:\.[a-z](?:\.[0-9]{1,2}(?:\.[a-z])?)?)?)?)?"
+)
+_REFERENCE = re.compile(r"([A-Z]{2})-[A-Za-z0-9][A-Za-z0-9./_-]{0,62}")
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+MAX_SHORT = 300
+MAX_ADDRESS = 500
+MAX_TEXT = 4000
+MAX_ALIASES = 20
+MAX_ENTRIES = 50
+MAX_REASONS = 16
+
+Regime = denial_pb2.Regime
+LicenceType = denial_pb2.LicenceType
+Ground = denial_pb2.Ground
+
+
+@dataclass(frozen=True)
+class DenialRules:
+    """The configurable parts of the denial rules."""
+
+    validity_years: int = DEFAULT_VALIDITY_YEARS
+
+
+def add_years(day: dt.date, years: int) -> dt.date:
+    """The same calendar day `years` later; 29 February falls back to 28 February."""
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:
+        return day.replace(year=day.year + years, day=28)
+
+
+def parse_date(text: str) -> dt.date | None:
+    """A strict YYYY-MM-DD calendar date, or None."""
+    if not _DATE.fullmatch(text):
+        return None
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        return None
+
+
+def effective_status(stored: int, valid_until: str, today: dt.date) -> int:
+    """ACTIVE turns EXPIRED after its last valid day; REVOKED stays REVOKED."""
+    if stored == denial_pb2.ACTIVE and valid_until < today.isoformat():
+        return denial_pb2.EXPIRED
+    return stored
+
+
+class _Checker:
+    """Collects every violation in a payload so the caller sees them all at once."""
+
+    def __init__(self) -> None:
+        self.violations: list[FieldViolation] = []
+
+    def fail(self, field: str, description: str) -> None:
+        self.violations.append(FieldViolation(field, description))
+
+    def text(
+        self, field: str, value: str, *, required: bool, limit: int, multiline: bool = False
+    ) -> None:
+        if not value.strip():
+            if required:
+                self.fail(field, "is required")
+            elif value:
+                self.fail(field, "must not be blank")
+            return
+        if len(value) > limit:
+            self.fail(field, f"longer than {limit} characters")
+        pattern = _CONTROL_CHARS if multiline else re.compile(r"[\x00-\x1f\x7f]")
+        if pattern.search(value):
+            self.fail(field, "contains control characters")
+
+    def country(self, field: str, value: str, *, required: bool = True) -> str:
+        if not value:
+            if required:
+                self.fail(field, "is required")
+            return ""
+        code = normalize_country(value)
+        if code is None:
+            self.fail(field, "not an ISO 3166-1 alpha-2 country code")
+            return ""
+        return code
+
+    def raise_if_any(self) -> None:
+        if self.violations:
+            raise InvalidArgument(self.violations)
+
+
+@dataclass(frozen=True)
+class DenialContent:
+    """A validated denial payload with the values the hub indexes; cannot exist invalid."""
+
+    reference: str
+    regime: int
+    issuing_state: str
+    destination_country: str
+    denial_date: dt.date
+    payload: denial_pb2.DenialPayload
+
+    @classmethod
+    def from_payload_bytes(
+        cls, data: bytes, *, caller_state: str, today: dt.date, rules: DenialRules
+    ) -> DenialContent:
+        """Decode and validate the signed payload bytes of a submission or amendment."""
+        try:
+            payload = denial_pb2.DenialPayload.FromString(data)
+        except DecodeError as e:
+            raise InvalidArgument.field("envelope.payload", "not a DenialPayload") from e
+        return cls.from_payload(payload, caller_state=caller_state, today=today, rules=rules)
+
+    @classmethod
+    def from_payload(
+        cls,
+        p: denial_pb2.DenialPayload,
+        *,
+        caller_state: str,
+        today: dt.date,
+        rules: DenialRules,
+    ) -> DenialContent:
+        c = _Checker()
+        issuing_state = c.country("issuing_state", p.issuing_state)
+        if issuing_state and issuing_state != caller_state:
+            c.fail("issuing_state", "must be the calling authority's member state")
+
+        match = _REFERENCE.fullmatch(p.reference)
+        if not p.reference:
+            c.fail("reference", "is required")
+        elif match is None:
+            c.fail("reference", "must look like XX-identifier (letters, digits, . / _ -; max 65)")
+        elif normalize_country(match.group(1)) != issuing_state:
+            c.fail("reference", "must start with the issuing state's code")
+
+        if p.regime not in (denial_pb2.MILITARY, denial_pb2.DUAL_USE):
+            c.fail("regime", "must be MILITARY or DUAL_USE")
+        if p.licence_type not in denial_pb2.LicenceType.values() or p.licence_type == 0:
+            c.fail("licence_type", "is required")
+        elif p.regime == denial_pb2.MILITARY and p.licence_type == denial_pb2.TECHNICAL_ASSISTANCE:
+            c.fail("licence_type", "TECHNICAL_ASSISTANCE applies to dual-use denials only")
+
+        c.text("originating_authority", p.originating_authority, required=True, limit=MAX_SHORT)
+        denial_date = parse_date(p.denial_date)
+        if not p.denial_date:
+            c.fail("denial_date", "is required")
+        elif denial_date is None:
+            c.fail("denial_date", "must be a calendar date YYYY-MM-DD")
+        elif denial_date > today:
+            c.fail("denial_date", "is in the future")
+        elif add_years(denial_date, rules.validity_years) < today:
+            c.fail("denial_date", f"older than the {rules.validity_years}-year validity period")
+
+        destination = c.country("destination_country", p.destination_country)
+        if destination and destination == issuing_state:
+            c.fail("destination_country", "must differ from the issuing state")
+
+        if not p.HasField("end_user"):
+            c.fail("end_user", "is required")
+        _check_party(c, "end_user", p.end_user, required=True)
+        if p.HasField("consignee"):
+            _check_party(c, "consignee", p.consignee, required=False)
+
+        c.text("end_use", p.end_use, required=False, limit=MAX_TEXT, multiline=True)
+        c.text(
+            "goods_description", p.goods_description, required=True, limit=MAX_TEXT, multiline=True
+        )
+        _check_entries(c, p)
+        c.text("quantity", p.quantity, required=False, limit=100)
+        if p.value_eur < 0:
+            c.fail("value_eur", "must not be negative")
+        _check_reasons(c, p)
+        c.text("contact", p.contact, required=True, limit=MAX_SHORT)
+        c.raise_if_any()
+        assert denial_date is not None
+        return cls(p.reference, p.regime, issuing_state, destination, denial_date, p)
+
+
+def _check_party(c: _Checker, field: str, party: denial_pb2.Party, *, required: bool) -> None:
+    c.text(f"{field}.name", party.name, required=required, limit=MAX_SHORT)
+    c.country(f"{field}.country", party.country, required=required or bool(party.name))
+    c.text(f"{field}.address", party.address, required=False, limit=MAX_ADDRESS, multiline=True)
+    if len(party.aliases) > MAX_ALIASES:
+        c.fail(f"{field}.aliases", f"more than {MAX_ALIASES} aliases")
+    for i, alias in enumerate(party.aliases):
+        c.text(f"{field}.aliases[{i}]", alias, required=True, limit=MAX_SHORT)
+
+
+def _check_entries(c: _Checker, p: denial_pb2.DenialPayload) -> None:
+    if not p.control_entries:
+        c.fail("control_entries", "at least one control-list entry is required")
+        return
+    if len(p.control_entries) > MAX_ENTRIES:
+        c.fail("control_entries", f"more than {MAX_ENTRIES} entries")
+    military = p.regime == denial_pb2.MILITARY
+    pattern, name = (
+        (_ML_ENTRY, "a Military List entry like ML10.a")
+        if military
+        else (
+            _ANNEX_I_ENTRY,
+            "an Annex I entry like 3B001.f.4",
+        )
+    )
+    seen: set[str] = set()
+    for i, entry in enumerate(p.control_entries):
+        if not pattern.fullmatch(entry):
+            c.fail(f"control_entries[{i}]", f"must be {name}")
+        elif entry in seen:
+            c.fail(f"control_entries[{i}]", "duplicate entry")
+        seen.add(entry)
+
+
+def _check_reasons(c: _Checker, p: denial_pb2.DenialPayload) -> None:
+    if not p.reasons:
+        c.fail("reasons", "at least one reason is required")
+        return
+    if len(p.reasons) > MAX_REASONS:
+        c.fail("reasons", f"more than {MAX_REASONS} reasons")
+    military = p.regime == denial_pb2.MILITARY
+    for i, reason in enumerate(p.reasons):
+        field = f"reasons[{i}]"
+        if military:
+            if not 1 <= reason.criterion <= 8:
+                c.fail(f"{field}.criterion", "must be a criterion 1-8 of Common Position 2008/944")
+            if reason.ground:
+                c.fail(f"{field}.ground", "military denials cite criteria, not dual-use grounds")
+        else:
+            if reason.ground not in denial_pb2.Ground.values() or reason.ground == 0:
+                c.fail(f"{field}.ground", "a dual-use ground is required")
+            if reason.criterion and (
+                reason.ground != denial_pb2.FOREIGN_SECURITY_POLICY
+                or not 1 <= reason.criterion <= 8
+            ):
+                c.fail(
+                    f"{field}.criterion",
+                    "only with ground FOREIGN_SECURITY_POLICY, and within 1-8",
+                )
+        c.text(
+            f"{field}.explanation",
+            reason.explanation,
+            required=True,
+            limit=MAX_TEXT,
+            multiline=True,
+        )
+
+
+@dataclass(frozen=True)
+class StatusChange:
+    """A validated, signed revocation or renewal."""
+
+    reference: str
+    change: int
+    reason: str
+    effective_date: dt.date
+
+    @classmethod
+    def from_payload_bytes(
+        cls, data: bytes, *, reference: str, expected: int, today: dt.date
+    ) -> StatusChange:
+        try:
+            p = denial_pb2.DenialStatusChange.FromString(data)
+        except DecodeError as e:
+            raise InvalidArgument.field("envelope.payload", "not a DenialStatusChange") from e
+        c = _Checker()
+        if p.reference != reference:
+            c.fail("envelope.payload.reference", "must equal the request's reference")
+        if p.change != expected:
+            c.fail("envelope.payload.change", f"must be {denial_pb2.DenialChange.Name(expected)}")
+        c.text(
+            "envelope.payload.reason",
+            p.reason,
+            required=expected == denial_pb2.REVOKE,
+            limit=MAX_TEXT,
+            multiline=True,
+        )
+        day = parse_date(p.effective_date)
+        if day is None:
+            c.fail("envelope.payload.effective_date", "must be a calendar date YYYY-MM-DD")
+        elif day > today:
+            c.fail("envelope.payload.effective_date", "is in the future")
+        c.raise_if_any()
+        assert day is not None
+        return cls(p.reference, p.change, p.reason, day)
+
+
+@dataclass(frozen=True)
+class DenialState:
+    """The latest stored version of a denial, as the lifecycle rules need it."""
+
+    reference: str
+    issuer: str
+    regime: int
+    issuing_state: str
+    version: int
+    status: int
+    valid_until: str
+    latest_record: bytes
+    renewed_on: str
+
+
+def check_amendment(current: DenialState, new: DenialContent, today: dt.date) -> None:
+    """Amendments keep the identity of the denial and apply to one in force."""
+    if effective_status(current.status, current.valid_until, today) != denial_pb2.ACTIVE:
+        raise FailedPrecondition(f"denial {current.reference} is not active; it cannot be amended")
+    if new.regime != current.regime:
+        raise InvalidArgument.field("regime", "cannot change in an amendment")
+
+
+def check_revocation(current: DenialState) -> None:
+    if current.status == denial_pb2.REVOKED:
+        raise FailedPrecondition(f"denial {current.reference} is already revoked")
+
+
+def check_renewal(current: DenialState) -> None:
+    """A revoked denial stays revoked; an active or lapsed one may be renewed after review."""
+    if current.status == denial_pb2.REVOKED:
+        raise FailedPrecondition(f"denial {current.reference} is revoked; it cannot be renewed")
+
+
+def valid_until(denial_date: dt.date, renewed_on: dt.date | None, rules: DenialRules) -> str:
+    """Last day in force: validity_years after the denial date, or after the latest renewal."""
+    start = max(denial_date, renewed_on) if renewed_on else denial_date
+    return add_years(start, rules.validity_years).isoformat()

@@ -1,0 +1,89 @@
+"""`ecx-server`: run the hub from a configuration file."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import sys
+from pathlib import Path
+
+from server.app import Hub
+from server.config import HubConfig
+from server.errors import EcxError
+
+
+def _quickstart(hub: Hub, config_path: Path) -> str:
+    pki = config_path.parent
+    with contextlib.suppress(ValueError):
+        pki = pki.relative_to(Path.cwd())
+    ecx = os.path.relpath(Path(sys.executable).parent / "ecx")
+    example = Path("client/examples/denial-nl.json")
+    lines = [
+        f"ecx hub ready on {hub.address} (store {hub.config.store}). Ctrl-C stops it.",
+        "",
+        "Act as the Netherlands (NL):",
+        f"  {ecx} --server {hub.address} --identity {pki}/nl whoami",
+    ]
+    if example.exists():
+        lines.append(
+            f"  {ecx} --server {hub.address} --identity {pki}/nl denial submit --file {example}"
+        )
+    lines += [
+        f"  {ecx} --server {hub.address} --identity {pki}/nl denial list",
+        "",
+        "Act as Germany (DE):",
+        f"  {ecx} --server {hub.address} --identity {pki}/de denial list --state NL",
+        f"  {ecx} --server {hub.address} --identity {pki}/de denial get NL-2026-0001",
+        "",
+        f"Or set ECX_SERVER={hub.address} and ECX_IDENTITY={pki}/<name>",
+        "(names: nl de fr es it commission auditor operator).",
+    ]
+    return "\n".join(lines)
+
+
+async def _serve(config_path: Path, print_quickstart: bool) -> None:
+    config = HubConfig.load(config_path)
+    async with Hub(config) as hub:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        if print_quickstart:
+            print(_quickstart(hub, config_path), flush=True)
+        else:
+            print(f"ecx hub ready on {hub.address}", flush=True)
+        await stop.wait()
+        logging.getLogger(__name__).info("shutting down")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="ecx-server", description="The ecx exchange hub.")
+    parser.add_argument("--log-level", default=os.environ.get("ECX_LOG_LEVEL", "INFO"))
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="serve the hub over mutual TLS")
+    run.add_argument("--config", type=Path, default=Path("certs/dev/hub.toml"))
+    run.add_argument(
+        "--print-quickstart", action="store_true", help="print how to act as NL and DE"
+    )
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=args.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        asyncio.run(_serve(args.config, args.print_quickstart))
+    except EcxError as e:
+        print(f"ecx-server: {e.message}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,163 @@
+"""The seam between gRPC and the hub: identity, the authorization policy and error mapping.
+
+Every ecx RPC goes through `_unary` or `_stream` below: the caller is derived from the client
+certificate, the policy decides, the operation runs, and any error becomes a status with details.
+Operations never see a ServicerContext.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import grpc
+from google.protobuf import any_pb2, message_factory
+from google.protobuf.descriptor import ServiceDescriptor
+from google.protobuf.message import Message
+from google.rpc import error_details_pb2, status_pb2
+from grpc_status import rpc_status
+
+from server import policy
+from server.domain.participants import Caller
+from server.errors import EcxError, InvalidArgument, status_code
+from server.identity import Authenticator
+
+log = logging.getLogger("ecx.rpc")
+
+Unary = Callable[[Caller, Any], Awaitable[Message]]
+Streaming = Callable[[Caller, Any], AsyncIterator[Message]]
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+def _status(error: EcxError) -> grpc.Status:
+    code = status_code(error)
+    details = []
+    if isinstance(error, InvalidArgument):
+        bad = error_details_pb2.BadRequest(
+            field_violations=[
+                error_details_pb2.BadRequest.FieldViolation(
+                    field=v.field, description=v.description
+                )
+                for v in error.violations
+            ]
+        )
+        packed = any_pb2.Any()
+        packed.Pack(bad)
+        details.append(packed)
+    return rpc_status.to_status(
+        status_pb2.Status(code=code.value[0], message=error.message, details=details)
+    )
+
+
+_INTERNAL = rpc_status.to_status(
+    status_pb2.Status(code=grpc.StatusCode.INTERNAL.value[0], message="internal error")
+)
+
+
+class RpcGate:
+    """Wraps operations into gRPC handlers that authenticate, authorize and map errors."""
+
+    def __init__(self, authenticator: Authenticator) -> None:
+        self._auth = authenticator
+
+    def _caller(self, context: grpc.aio.ServicerContext[Any, Any]) -> Caller:
+        return self._auth.caller(context.auth_context())
+
+    async def _fail(
+        self,
+        context: grpc.aio.ServicerContext[Any, Any],
+        method: str,
+        who: str,
+        error: BaseException,
+        started: float,
+    ) -> None:
+        elapsed = (time.perf_counter() - started) * 1000
+        if isinstance(error, EcxError):
+            status = _status(error)
+            log.info(
+                "%s caller=%s code=%s ms=%.1f reason=%s",
+                method,
+                who,
+                status.code.name,
+                elapsed,
+                error.message,
+            )
+        else:
+            status = _INTERNAL
+            log.error("%s caller=%s code=INTERNAL ms=%.1f", method, who, elapsed, exc_info=error)
+        await context.abort_with_status(status)
+
+    def unary(self, method: str, operation: Unary) -> Callable[..., Awaitable[Message]]:
+        async def handler(request: Message, context: grpc.aio.ServicerContext[Any, Any]) -> Message:
+            started = time.perf_counter()
+            who = "-"
+            try:
+                caller = self._caller(context)
+                who = caller.id
+                policy.authorize_rpc(caller, method)
+                response = await operation(caller, request)
+            except Exception as e:
+                await self._fail(context, method, who, e, started)
+                raise AssertionError("unreachable") from None
+            log.debug(
+                "%s caller=%s code=OK ms=%.1f", method, who, (time.perf_counter() - started) * 1000
+            )
+            return response
+
+        return handler
+
+    def stream(self, method: str, operation: Streaming) -> Callable[..., AsyncIterator[Message]]:
+        async def handler(
+            request: Message, context: grpc.aio.ServicerContext[Any, Any]
+        ) -> AsyncIterator[Message]:
+            started = time.perf_counter()
+            who = "-"
+            try:
+                caller = self._caller(context)
+                who = caller.id
+                policy.authorize_rpc(caller, method)
+                async for item in operation(caller, request):
+                    yield item
+            except Exception as e:
+                await self._fail(context, method, who, e, started)
+                return
+            log.debug(
+                "%s caller=%s code=OK ms=%.1f", method, who, (time.perf_counter() - started) * 1000
+            )
+
+        return handler
+
+    def service(
+        self, descriptor: ServiceDescriptor, implementation: object
+    ) -> grpc.GenericRpcHandler:
+        """Handlers for every method of a proto service, bound to implementation.snake_case_name.
+
+        A method without an implementation, or missing from the policy table, stops start-up.
+        """
+        handlers: dict[str, grpc.RpcMethodHandler[Any, Any]] = {}
+        for method in descriptor.methods:
+            path = f"/{descriptor.full_name}/{method.name}"
+            if path not in policy.RPC_ROLES:
+                raise RuntimeError(f"{path} has no authorization policy")
+            operation = getattr(implementation, _snake(method.name))
+            request_class = message_factory.GetMessageClass(method.input_type)
+            response_class = message_factory.GetMessageClass(method.output_type)
+            if method.server_streaming:
+                handlers[method.name] = grpc.unary_stream_rpc_method_handler(
+                    self.stream(path, operation),
+                    request_deserializer=request_class.FromString,
+                    response_serializer=response_class.SerializeToString,
+                )
+            else:
+                handlers[method.name] = grpc.unary_unary_rpc_method_handler(
+                    self.unary(path, operation),
+                    request_deserializer=request_class.FromString,
+                    response_serializer=response_class.SerializeToString,
+                )
+        return grpc.method_handlers_generic_handler(descriptor.full_name, handlers)
