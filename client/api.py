@@ -10,7 +10,6 @@ from typing import Any, TypeVar
 
 import grpc
 from cryptography import x509
-from ecx.v1 import denial_pb2, denial_pb2_grpc, participant_pb2, participant_pb2_grpc
 
 from client.envelope import (
     DENIAL_CHANGE_PAYLOAD_TYPE,
@@ -24,6 +23,7 @@ from client.envelope import (
 )
 from client.errors import RemoteError, VerificationError
 from client.identity import Identity
+from ecx.v1 import denial_pb2, denial_pb2_grpc, participant_pb2, participant_pb2_grpc
 
 T = TypeVar("T")
 DEFAULT_SERVER = "127.0.0.1:50051"

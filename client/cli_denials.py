@@ -6,11 +6,10 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from ecx.v1 import denial_pb2
-
 from client.api import EcxClient
 from client.denial_json import denial_view, load_payload
 from client.output import common_options, emit
+from ecx.v1 import denial_pb2
 
 
 def register(nouns: Any) -> None:

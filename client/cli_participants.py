@@ -5,11 +5,10 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ecx.v1 import participant_pb2
-
 from client.api import EcxClient
 from client.denial_json import to_dict
 from client.output import common_options, emit
+from ecx.v1 import participant_pb2
 
 
 def register(nouns: Any) -> None:

@@ -6,11 +6,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ecx.v1 import denial_pb2
 from google.protobuf import json_format
 from google.protobuf.message import Message
 
 from client.errors import EcxClientError
+from ecx.v1 import denial_pb2
 
 _INT64_FIELDS = {"value_eur", "log_index"}
 

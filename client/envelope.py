@@ -14,6 +14,7 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+
 from ecx.v1 import common_pb2
 
 DENIAL_PAYLOAD_TYPE = "application/vnd.ecx.denial.v1+protobuf"

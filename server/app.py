@@ -8,10 +8,10 @@ from types import TracebackType
 
 import grpc
 from cryptography import x509
-from ecx.v1 import denial_pb2, participant_pb2
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from ecx.v1 import denial_pb2, participant_pb2
 from server.clock import Clock, SystemClock
 from server.config import HubConfig
 from server.denials import DenialExchange

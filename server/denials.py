@@ -10,7 +10,6 @@ import re
 from collections.abc import AsyncIterator
 from typing import cast
 
-from ecx.v1 import common_pb2, denial_pb2
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from client.envelope import (
@@ -20,6 +19,7 @@ from client.envelope import (
     VerifiedEnvelope,
     verify_envelope,
 )
+from ecx.v1 import common_pb2, denial_pb2
 from server import policy
 from server.clock import Clock
 from server.config import Limits

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from ecx.v1 import participant_pb2
-
 from server.domain.participants import Caller, Participant, ParticipantStatus, Role
 from server.registry import Registry
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from ecx.v1 import denial_pb2
-
 from server.domain.participants import Caller, Role
 from server.errors import NotFound, PermissionDenied
 

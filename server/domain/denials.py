@@ -10,9 +10,11 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 
-from ecx.v1 import denial_pb2
-from google.protobuf.message import DecodeError
+from google.protobuf import unknown_fields
+from google.protobuf.descriptor import FieldDescriptor
+from google.protobuf.message import DecodeError, Message
 
+from ecx.v1 import denial_pb2
 from server.domain.countries import normalize_country
 from server.errors import FailedPrecondition, FieldViolation, InvalidArgument
 
@@ -68,6 +70,19 @@ def parse_date(text: str) -> dt.date | None:
         return dt.date.fromisoformat(text)
     except ValueError:
         return None
+
+
+def has_unknown_fields(message: Message) -> bool:
+    """True if the bytes carried fields this hub does not know: signed content it cannot show."""
+    if len(unknown_fields.UnknownFieldSet(message)):
+        return True
+    for field, value in message.ListFields():
+        if field.type != FieldDescriptor.TYPE_MESSAGE:
+            continue
+        children = value if field.is_repeated else [value]
+        if any(has_unknown_fields(child) for child in children):
+            return True
+    return False
 
 
 def effective_status(stored: int, valid_until: str, today: dt.date) -> int:
@@ -137,6 +152,8 @@ class DenialContent:
             payload = denial_pb2.DenialPayload.FromString(data)
         except DecodeError as e:
             raise InvalidArgument.field("envelope.payload", "not a DenialPayload") from e
+        if has_unknown_fields(payload):
+            raise InvalidArgument.field("envelope.payload", "carries fields unknown to the hub")
         return cls.from_payload(payload, caller_state=caller_state, today=today, rules=rules)
 
     @classmethod
@@ -289,6 +306,8 @@ class StatusChange:
             p = denial_pb2.DenialStatusChange.FromString(data)
         except DecodeError as e:
             raise InvalidArgument.field("envelope.payload", "not a DenialStatusChange") from e
+        if has_unknown_fields(p):
+            raise InvalidArgument.field("envelope.payload", "carries fields unknown to the hub")
         c = _Checker()
         if p.reference != reference:
             c.fail("envelope.payload.reference", "must equal the request's reference")

@@ -1,0 +1,180 @@
+"""Shared test support: a real hub over real mTLS, identities from the project's own PKI."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from certs.devpki import DevPki
+from client.api import EcxClient
+from client.identity import Identity
+from ecx.v1 import denial_pb2
+from server.app import Hub
+from server.clock import FixedClock
+from server.config import HubConfig
+
+ROOT = Path(__file__).resolve().parent.parent
+START = dt.datetime(2026, 11, 28, 12, 0, tzinfo=dt.UTC)
+TODAY = START.date()
+
+
+@dataclasses.dataclass
+class RunningHub:
+    """An in-process hub on a loopback port with an injected clock."""
+
+    hub: Hub
+    pki: DevPki
+    clock: FixedClock
+    store_path: Path
+
+    @property
+    def address(self) -> str:
+        return self.hub.address
+
+    def identity(self, name: str) -> Identity:
+        return Identity.load(self.pki.identity(name))
+
+    def client(self, name: str, *, timeout: float = 10.0) -> EcxClient:
+        return EcxClient(self.address, self.identity(name), timeout=timeout)
+
+
+def hub_config(pki: DevPki, store: Path, **limits: int) -> HubConfig:
+    config = HubConfig.load(pki.hub_config)
+    new_limits = dataclasses.replace(config.limits, **limits)
+    return dataclasses.replace(config, listen="127.0.0.1:0", store=store, limits=new_limits)
+
+
+def party(name: str, country: str, *aliases: str) -> denial_pb2.Party:
+    return denial_pb2.Party(name=name, country=country, address="1 Main Street", aliases=aliases)
+
+
+def military_payload(
+    reference: str = "DE-2026-0001", state: str = "DE", **fields: object
+) -> denial_pb2.DenialPayload:
+    """A valid military denial; keyword arguments override fields."""
+    payload = denial_pb2.DenialPayload(
+        reference=reference,
+        regime=denial_pb2.MILITARY,
+        licence_type=denial_pb2.EXPORT,
+        issuing_state=state,
+        originating_authority="Licensing authority",
+        denial_date=(TODAY - dt.timedelta(days=10)).isoformat(),
+        destination_country="AE",
+        consignee=party("Gulf Defence Trading FZE", "AE"),
+        end_user=party("Al Noor Armed Forces Supply LLC", "AE", "Al-Nour Supply"),
+        end_use="Stated: coastal patrol",
+        goods_description="Stabilised naval gun mounts, 30 mm",
+        control_entries=["ML2.a", "ML5.c"],
+        quantity="4 units",
+        value_eur=2_400_000,
+        reasons=[
+            denial_pb2.Reason(criterion=7, explanation="Risk of re-export to a third country")
+        ],
+        contact="denials@example.org",
+    )
+    for name, value in fields.items():
+        _set(payload, name, value)
+    return payload
+
+
+def dual_use_payload(
+    reference: str = "NL-2026-0001", state: str = "NL", **fields: object
+) -> denial_pb2.DenialPayload:
+    """A valid dual-use denial; keyword arguments override fields."""
+    payload = denial_pb2.DenialPayload(
+        reference=reference,
+        regime=denial_pb2.DUAL_USE,
+        licence_type=denial_pb2.EXPORT,
+        issuing_state=state,
+        originating_authority="Licensing authority",
+        denial_date=(TODAY - dt.timedelta(days=3)).isoformat(),
+        destination_country="RU",
+        consignee=party("Technopark Trading LLC", "RU", "OOO Tekhnopark"),
+        end_user=party("JSC Radio Engineering Plant", "RU"),
+        end_use="Stated: civil telecommunications",
+        goods_description="Lithography exposure tool",
+        control_entries=["3B001.f.1"],
+        quantity="1 unit",
+        value_eur=1_850_000,
+        reasons=[denial_pb2.Reason(ground=denial_pb2.SANCTIONS, explanation="Reg. 833/2014")],
+        contact="denials@example.org",
+    )
+    for name, value in fields.items():
+        _set(payload, name, value)
+    return payload
+
+
+def _set(message: object, name: str, value: object) -> None:
+    field = getattr(message, name)
+    if hasattr(field, "CopyFrom") and not isinstance(value, (str, int, bytes)):
+        field.CopyFrom(value)
+    elif isinstance(value, list):
+        del field[:]
+        field.extend(value)
+    else:
+        setattr(message, name, value)
+
+
+@dataclasses.dataclass
+class HubProcess:
+    """The hub as a separate process (`ecx-server run`), for crash and CLI tests."""
+
+    process: subprocess.Popen[str]
+    address: str
+    log: Path
+
+
+@contextmanager
+def hub_process(
+    pki: DevPki, workdir: Path, *, store: Path | None = None, port: int = 0
+) -> Iterator[HubProcess]:
+    """Start `ecx-server run` with a copy of the dev hub.toml pointing at workdir; stop it after."""
+    config = workdir / "hub.toml"
+    text = pki.hub_config.read_text()
+    text = re.sub(r'listen = ".*"', f'listen = "127.0.0.1:{port}"', text)
+    store = store or workdir / "ecx.db"
+    text = re.sub(r'path = "var/ecx.db"', f'path = "{store}"', text)
+    for key in (
+        "hub/cert.pem",
+        "hub/key.pem",
+        "ca.pem",
+        "crl.pem",
+        "participants.toml",
+        "hub/log-key.pem",
+    ):
+        text = text.replace(f'"{key}"', f'"{pki.root / key}"')
+    config.write_text(text)
+    log = workdir / "hub.log"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "proto")])}
+    with log.open("w") as log_file:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "server.main", "run", "--config", str(config)],
+            stdout=subprocess.PIPE,
+            stderr=log_file,
+            text=True,
+            cwd=workdir,
+            env=env,
+        )
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        match = re.search(r"ready on (\S+)", line)
+        if match is None:
+            process.kill()
+            raise RuntimeError(f"hub did not start: {line!r}\n{log.read_text()}")
+        yield HubProcess(process, match.group(1), log)
+    finally:
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
