@@ -49,7 +49,7 @@ SPECIAL = ("revoked", "expired", "rogue")
 PARTICIPANTS = REGULAR + SPECIAL
 TLS_FILES = ("ca.pem", "cert.pem", "key.pem")
 SIGNING_FILES = ("signing-cert.pem", "signing-key.pem")
-IDENTITY_FILES = (*TLS_FILES, *SIGNING_FILES, "identity.toml")
+IDENTITY_FILES = (*TLS_FILES, *SIGNING_FILES, "identity.toml", "log-key.pub")
 HUB_FILES = ("cert.pem", "key.pem", "ca.pem", "log-key.pem", "log-key.pub")
 
 
@@ -264,6 +264,10 @@ def _write_identity(
     _write_private_key(dest / "key.pem", tls_key)
     (dest / "signing-cert.pem").write_bytes(_pem(signing_cert))
     _write_private_key(dest / "signing-key.pem", signing_key)
+    log_pub = dest.parent / "hub" / "log-key.pub"
+    if log_pub.exists():
+        # The hub's log key, pinned by each participant to verify signed checkpoints.
+        (dest / "log-key.pub").write_bytes(log_pub.read_bytes())
     (dest / "identity.toml").write_text(
         "# Informative: who this identity claims to be and where the local hub listens.\n"
         f"participant = {_toml_str(participant_id)}\n"
@@ -514,6 +518,7 @@ def issue_identity(
         now=_now(),
         expired=expired,
     )
+    (dest / "log-key.pub").write_bytes((pki_dir / "hub" / "log-key.pub").read_bytes())
     return dest
 
 

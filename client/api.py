@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from types import TracebackType
@@ -11,6 +12,7 @@ from typing import Any, TypeVar
 import grpc
 from cryptography import x509
 
+from client.checkpoint import DEFAULT_ORIGIN, Checkpoint, verify_checkpoint
 from client.envelope import (
     DENIAL_CHANGE_PAYLOAD_TYPE,
     DENIAL_PAYLOAD_TYPE,
@@ -23,7 +25,15 @@ from client.envelope import (
 )
 from client.errors import RemoteError, VerificationError
 from client.identity import Identity
-from ecx.v1 import denial_pb2, denial_pb2_grpc, participant_pb2, participant_pb2_grpc
+from client.merkle import leaf_hash, verify_inclusion
+from ecx.v1 import (
+    audit_pb2,
+    audit_pb2_grpc,
+    denial_pb2,
+    denial_pb2_grpc,
+    participant_pb2,
+    participant_pb2_grpc,
+)
 
 T = TypeVar("T")
 DEFAULT_SERVER = "127.0.0.1:50051"
@@ -37,13 +47,22 @@ def new_request_id() -> str:
 class EcxClient:
     """`async with EcxClient(server, identity) as ecx:` — calls to the hub as that identity."""
 
-    def __init__(self, server: str, identity: Identity, *, timeout: float = 30.0) -> None:
+    def __init__(
+        self,
+        server: str,
+        identity: Identity,
+        *,
+        timeout: float = 30.0,
+        log_origin: str = DEFAULT_ORIGIN,
+    ) -> None:
         self.server = server
         self.identity = identity
         self.timeout = timeout
+        self.log_origin = log_origin
         self._channel: grpc.aio.Channel | None = None
         self._participants: Any = None
         self._denials: Any = None
+        self._audit: Any = None
         self._keys: dict[str, tuple[str, VerifyingKey]] | None = None
         self._states: dict[str, str] = {}
 
@@ -60,6 +79,7 @@ class EcxClient:
         )
         self._participants = participant_pb2_grpc.ParticipantServiceStub(self._channel)
         self._denials = denial_pb2_grpc.DenialServiceStub(self._channel)
+        self._audit = audit_pb2_grpc.AuditServiceStub(self._channel)
         return self
 
     async def __aexit__(
@@ -71,6 +91,10 @@ class EcxClient:
         if self._channel is not None:
             await self._channel.close()
             self._channel = None
+
+    @property
+    def audit(self) -> AuditClient:
+        return AuditClient(self)
 
     async def _call(self, call: Callable[..., Awaitable[T]], request: object) -> T:
         try:
@@ -269,3 +293,94 @@ class EcxClient:
 def _iso(state: str) -> str:
     """EU usage writes Greece as EL; registries hold the ISO code GR."""
     return {"EL": "GR", "UK": "GB"}.get(state, state)
+
+
+class AuditClient:
+    """Exchange-log calls of an open EcxClient; every checkpoint is verified on arrival."""
+
+    def __init__(self, client: EcxClient) -> None:
+        self._client = client
+
+    async def checkpoint(self) -> tuple[Checkpoint, str]:
+        """The hub's current checkpoint, verified with the pinned log key; and its signed note."""
+        c = self._client
+        response: audit_pb2.GetCheckpointResponse = await c._call(
+            c._audit.GetCheckpoint, audit_pb2.GetCheckpointRequest()
+        )
+        note = response.signed_checkpoint
+        checkpoint = verify_checkpoint(
+            note, c.log_origin, c.identity.require_log_key(), origin=c.log_origin
+        )
+        return checkpoint, note
+
+    async def inclusion_proof(self, index: int, size: int) -> audit_pb2.GetInclusionProofResponse:
+        c = self._client
+        request = audit_pb2.GetInclusionProofRequest(leaf_index=index, tree_size=size)
+        response: audit_pb2.GetInclusionProofResponse = await c._call(
+            c._audit.GetInclusionProof, request
+        )
+        return response
+
+    async def consistency_proof(self, first: int, second: int) -> list[bytes]:
+        c = self._client
+        request = audit_pb2.GetConsistencyProofRequest(first_size=first, second_size=second)
+        response: audit_pb2.GetConsistencyProofResponse = await c._call(
+            c._audit.GetConsistencyProof, request
+        )
+        return list(response.proof)
+
+    async def entries(self, start: int, end: int) -> AsyncIterator[list[audit_pb2.LoggedEntry]]:
+        """Batches of the entries in [start, end) this participant may read, in index order."""
+        call = self._client._audit.GetEntries(audit_pb2.GetEntriesRequest(start=start, end=end))
+        try:
+            async for response in call:
+                yield list(response.entries)
+        except grpc.aio.AioRpcError as e:
+            raise RemoteError.from_rpc_error(e) from e
+
+    async def query(
+        self, request: audit_pb2.QueryLogRequest
+    ) -> AsyncIterator[audit_pb2.LoggedEntry]:
+        """Every matching entry, following page tokens."""
+        c = self._client
+        while True:
+            response: audit_pb2.QueryLogResponse = await c._call(c._audit.QueryLog, request)
+            for entry in response.entries:
+                yield entry
+            if not response.next_page_token:
+                return
+            request.page_token = response.next_page_token
+
+    async def prove_inclusion(
+        self, index: int, entry: bytes | None = None
+    ) -> tuple[Checkpoint, audit_pb2.LogEntry]:
+        """Prove entry `index` is in the tree of a freshly verified checkpoint.
+
+        Uses `entry` if given (e.g. from a denial response), else the one the hub returns with
+        the proof. Raises VerificationError if anything does not verify.
+        """
+        checkpoint, _ = await self.checkpoint()
+        if index >= checkpoint.size:
+            raise VerificationError(f"entry {index} is not in the log of {checkpoint.size} entries")
+        response = await self.inclusion_proof(index, checkpoint.size)
+        data = entry if entry is not None else response.entry
+        if not data:
+            raise VerificationError(f"entry {index} is not readable by this participant")
+        verify_inclusion(
+            index, checkpoint.size, leaf_hash(data), list(response.proof), checkpoint.root
+        )
+        decoded = audit_pb2.LogEntry.FromString(data)
+        if decoded.index != index:
+            raise VerificationError(f"entry {index} claims index {decoded.index}")
+        return checkpoint, decoded
+
+    async def prove_denial(self, denial: denial_pb2.Denial) -> Checkpoint:
+        """Prove that this version of a denial, exactly as signed, is recorded in the log."""
+        checkpoint, entry = await self.prove_inclusion(denial.log_index, denial.log_entry)
+        signed = denial.change_envelope if denial.HasField("change_envelope") else denial.envelope
+        object_id = f"denial:{denial.reference}:v{denial.version}"
+        if entry.payload_sha256 != hashlib.sha256(signed.payload).digest():
+            raise VerificationError(f"log entry {denial.log_index} records another payload")
+        if object_id not in entry.object_ids or entry.outcome != "OK":
+            raise VerificationError(f"log entry {denial.log_index} is not about {object_id}")
+        return checkpoint

@@ -6,7 +6,8 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from cryptography.hazmat.primitives.serialization import load_pem_private_key
+from cryptography.hazmat.primitives.asymmetric import ed25519
+from cryptography.hazmat.primitives.serialization import load_pem_private_key, load_pem_public_key
 
 from client.envelope import SigningKey
 from client.errors import IdentityError
@@ -22,6 +23,7 @@ class Identity:
     key_pem: bytes
     signing_key: SigningKey | None
     participant: str
+    log_key: ed25519.Ed25519PublicKey | None = None
 
     @classmethod
     def load(cls, directory: Path) -> Identity:
@@ -55,7 +57,18 @@ class Identity:
                 participant = str(tomllib.loads(info.decode()).get("participant", ""))
             except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
                 raise IdentityError(f"identity {directory}: identity.toml: {e}") from e
+        log_key = None
+        log_pem = read("log-key.pub", required=False)
+        if log_pem:
+            try:
+                loaded = load_pem_public_key(log_pem)
+            except ValueError as e:
+                raise IdentityError(f"identity {directory}: log-key.pub is not a public key") from e
+            if not isinstance(loaded, ed25519.Ed25519PublicKey):
+                raise IdentityError(f"identity {directory}: log-key.pub must be an Ed25519 key")
+            log_key = loaded
         return cls(
+            log_key=log_key,
             directory=directory,
             ca_pem=read("ca.pem"),
             cert_pem=read("cert.pem"),
@@ -63,6 +76,11 @@ class Identity:
             signing_key=signing_key,
             participant=participant,
         )
+
+    def require_log_key(self) -> ed25519.Ed25519PublicKey:
+        if self.log_key is None:
+            raise IdentityError(f"identity {self.directory}: no log-key.pub to verify checkpoints")
+        return self.log_key
 
     def require_signing_key(self) -> SigningKey:
         if self.signing_key is None:

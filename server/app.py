@@ -8,10 +8,13 @@ from types import TracebackType
 
 import grpc
 from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from ecx.v1 import denial_pb2, participant_pb2
+from ecx.v1 import audit_pb2, denial_pb2, participant_pb2
+from server.audit import ExchangeLog
 from server.clock import Clock, SystemClock
 from server.config import HubConfig
 from server.denials import DenialExchange
@@ -28,7 +31,19 @@ log = logging.getLogger(__name__)
 SERVICES = (
     participant_pb2.DESCRIPTOR.services_by_name["ParticipantService"],
     denial_pb2.DESCRIPTOR.services_by_name["DenialService"],
+    audit_pb2.DESCRIPTOR.services_by_name["AuditService"],
 )
+
+
+def load_log_key(path: Path) -> ed25519.Ed25519PrivateKey:
+    """The hub's Ed25519 key for signing log checkpoints."""
+    try:
+        key = serialization.load_pem_private_key(_read(path), password=None)
+    except ValueError as e:
+        raise ConfigError(f"{path} is not a PEM private key") from e
+    if not isinstance(key, ed25519.Ed25519PrivateKey):
+        raise ConfigError(f"{path} must hold an Ed25519 key")
+    return key
 
 
 def _read(path: Path) -> bytes:
@@ -67,8 +82,9 @@ class Hub:
         ca_pem = _read(cfg.tls.client_ca)
         ca = x509.load_pem_x509_certificate(ca_pem)
         authenticator = Authenticator(registry, RevocationList(cfg.tls.crl, ca), self.clock)
+        log_key = load_log_key(cfg.log_signing_key)
         await self.store.open()
-        gate = RpcGate(authenticator)
+        gate = RpcGate(authenticator, self.store, self.clock)
         implementations = (
             ParticipantDirectory(registry),
             DenialExchange(
@@ -78,6 +94,7 @@ class Hub:
                 cfg.limits,
                 DenialRules(validity_years=cfg.validity_years),
             ),
+            ExchangeLog(self.store, self.clock, log_key, cfg.log_origin),
         )
         age_ms = cfg.limits.max_connection_age_seconds * 1000
         server = grpc.aio.server(

@@ -36,7 +36,8 @@ class HubConfig:
     tls: TlsConfig
     registry: Path
     store: Path
-    log_signing_key: Path | None = None
+    log_signing_key: Path
+    log_origin: str = "ecx.eu/exchange-log"
     limits: Limits = field(default_factory=Limits)
     validity_years: int = 3
 
@@ -91,6 +92,9 @@ class HubConfig:
         store_value = section("store").get("path", "var/ecx.db")
         if not isinstance(store_value, str):
             raise ConfigError("[store] path must be a path")
+        origin = section("log").get("origin", "ecx.eu/exchange-log")
+        if not isinstance(origin, str) or not origin or any(c in origin for c in " +\n"):
+            raise ConfigError("[log] origin must be a name without spaces or '+'")
         validity = section("denials").get("validity_years", 3)
         if not isinstance(validity, int) or not 1 <= validity <= 10:
             raise ConfigError("[denials] validity_years must be an integer 1-10")
@@ -104,7 +108,8 @@ class HubConfig:
             ),
             registry=required_path("registry", "file"),
             store=Path(store_value),
-            log_signing_key=path_of("log", "signing_key", required=False),
+            log_signing_key=required_path("log", "signing_key"),
+            log_origin=origin,
             limits=Limits(**limit_values),
             validity_years=validity,
         )

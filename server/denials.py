@@ -10,8 +10,6 @@ import re
 from collections.abc import AsyncIterator
 from typing import cast
 
-from google.protobuf.timestamp_pb2 import Timestamp
-
 from client.envelope import (
     DENIAL_CHANGE_PAYLOAD_TYPE,
     DENIAL_PAYLOAD_TYPE,
@@ -25,6 +23,7 @@ from server.clock import Clock
 from server.config import Limits
 from server.domain import denials as rules
 from server.domain.countries import normalize_country
+from server.domain.exchange_log import Event
 from server.domain.participants import Caller
 from server.errors import (
     AlreadyExists,
@@ -34,7 +33,7 @@ from server.errors import (
     PermissionDenied,
 )
 from server.registry import Registry
-from server.store import DenialFilter, DenialRow, Event, Store, Transaction, WriteJob
+from server.store import DenialFilter, DenialRow, Store, Transaction, WriteJob
 
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 _PAGE_PREFIX = b"ecx-page:"
@@ -83,11 +82,22 @@ class DenialExchange:
             )
         return verified
 
-    def _now(self) -> tuple[Timestamp, str]:
-        now = self._clock.now()
-        stamp = Timestamp()
-        stamp.FromDatetime(now)
-        return stamp, now.isoformat().replace("+00:00", "Z")
+    async def _log_read(
+        self, caller: Caller, action: str, objects: list[str], parties: set[str], digest: bytes
+    ) -> None:
+        """Reads of confidential content are exchange events too: who saw which versions."""
+        await self._store.record(
+            [
+                Event(
+                    time=self._clock.now(),
+                    actor=caller.id,
+                    action=action,
+                    object_ids=tuple(objects),
+                    payload_sha256=digest,
+                    parties=tuple(sorted(parties)),
+                )
+            ]
+        )
 
     async def submit_denial(
         self, caller: Caller, request: denial_pb2.SubmitDenialRequest
@@ -141,6 +151,7 @@ class DenialExchange:
         check_request_id(request.request_id)
         self._require_reference(request.reference)
         self._require_envelope(request)
+        await self._authorize_change(caller, request.reference)
         verified = self._verify(caller, request.envelope, DENIAL_PAYLOAD_TYPE)
         today = self._clock.now().date()
         content = rules.DenialContent.from_payload_bytes(
@@ -206,6 +217,7 @@ class DenialExchange:
         check_request_id(request.request_id)
         self._require_reference(request.reference)
         self._require_envelope(request)
+        await self._authorize_change(caller, request.reference)
         verified = self._verify(caller, request.envelope, DENIAL_CHANGE_PAYLOAD_TYPE)
         today = self._clock.now().date()
         statement = rules.StatusChange.from_payload_bytes(
@@ -255,6 +267,14 @@ class DenialExchange:
             caller, method, request.request_id, request.SerializeToString(deterministic=True), job
         )
 
+    async def _authorize_change(self, caller: Caller, reference: str) -> None:
+        """Refuse a non-issuer before looking at its payload; the writer checks again."""
+        versions = await self._store.denial_versions(reference)
+        if not versions:
+            raise NotFound(f"no denial {reference}")
+        latest = denial_pb2.Denial.FromString(versions[-1][1])
+        policy.authorize_denial_change(caller, latest.signer, latest.regime, reference)
+
     async def _current(self, tx: Transaction, caller: Caller, reference: str) -> rules.DenialState:
         current = await tx.denial_state(reference)
         if current is None:
@@ -273,18 +293,20 @@ class DenialExchange:
         renewed_on: str,
         digest_of: bytes,
     ) -> bytes:
-        stamp, when = self._now()
-        index = await tx.append_event(
+        now = self._clock.now()
+        index, entry = tx.append_event(
             Event(
-                recorded_at=when,
+                time=now,
                 actor=caller.id,
                 action=action,
-                object=f"denial:{denial.reference}:v{denial.version}",
+                object_ids=(_object_id(denial),),
                 payload_sha256=hashlib.sha256(digest_of).digest(),
+                parties=(caller.id,),
             )
         )
-        denial.recorded_at.CopyFrom(stamp)
+        denial.recorded_at.FromDatetime(now)
         denial.log_index = index
+        denial.log_entry = entry
         await tx.save_version(
             DenialRow(
                 reference=denial.reference,
@@ -344,6 +366,14 @@ class DenialExchange:
                 denial_pb2.Denial.FromString(record) for _, record in versions[:-1]
             )
             response.versions.append(latest)
+        shown = response.versions or [latest]
+        await self._log_read(
+            caller,
+            "GetDenial",
+            [_object_id(d) for d in shown],
+            {latest.signer},
+            hashlib.sha256(response.SerializeToString(deterministic=True)).digest(),
+        )
         return response
 
     async def list_denials(
@@ -374,6 +404,13 @@ class DenialExchange:
         )
         if len(rows) > size:
             response.next_page_token = _encode_page_token(rows[size - 1][0])
+        await self._log_read(
+            caller,
+            "ListDenials",
+            [_object_id(d) for d in response.denials],
+            {d.signer for d in response.denials},
+            hashlib.sha256(response.SerializeToString(deterministic=True)).digest(),
+        )
         return response
 
     async def sync_denials(
@@ -383,12 +420,23 @@ class DenialExchange:
             raise InvalidArgument.field("batch_size", f"at most {self._limits.max_sync_batch}")
         after = _decode_cursor(request.cursor)
         batch = request.batch_size or min(500, self._limits.max_sync_batch)
-        async for page in self._store.changes(policy.readable_regimes(caller), after, batch):
-            response = denial_pb2.SyncDenialsResponse(cursor=str(page[-1][0]))
-            changes = response.changes
-            for _, record in page:
-                changes.add().MergeFromString(record)
-            yield response
+        digest = hashlib.sha256()
+        owners: set[str] = set()
+        last = after
+        try:
+            async for page in self._store.changes(policy.readable_regimes(caller), after, batch):
+                response = denial_pb2.SyncDenialsResponse(cursor=str(page[-1][0]))
+                changes = response.changes
+                for _, record in page:
+                    changes.add().MergeFromString(record)
+                owners.update(d.signer for d in changes)
+                digest.update(response.SerializeToString(deterministic=True))
+                yield response
+                last = page[-1][0]
+        finally:
+            await self._log_read(
+                caller, "SyncDenials", [f"denial-changes:{after}-{last}"], owners, digest.digest()
+            )
 
     @staticmethod
     def _with_effective_status(record: bytes, today: dt.date) -> denial_pb2.Denial:
@@ -404,6 +452,10 @@ class DenialExchange:
         if code is None:
             raise InvalidArgument.field(field, "not an ISO 3166-1 alpha-2 country code")
         return code
+
+
+def _object_id(denial: denial_pb2.Denial) -> str:
+    return f"denial:{denial.reference}:v{denial.version}"
 
 
 def _destination(previous: denial_pb2.Denial) -> str:
@@ -422,17 +474,33 @@ def _decode_page_token(token: str) -> int:
         raw = base64.urlsafe_b64decode(token.encode())
     except (binascii.Error, ValueError) as e:
         raise InvalidArgument.field("page_token", "not a token from a previous page") from e
-    if not raw.startswith(_PAGE_PREFIX) or not raw[len(_PAGE_PREFIX) :].isdigit():
+    if not raw.startswith(_PAGE_PREFIX):
         raise InvalidArgument.field("page_token", "not a token from a previous page")
-    return int(raw[len(_PAGE_PREFIX) :])
+    value = parse_position(raw[len(_PAGE_PREFIX) :].decode("ascii", "replace"))
+    if value is None:
+        raise InvalidArgument.field("page_token", "not a token from a previous page")
+    return value
 
 
 def _decode_cursor(cursor: str) -> int:
     if not cursor:
         return 0
-    if not cursor.isdigit() or len(cursor) > 19:
+    value = parse_position(cursor)
+    if value is None:
         raise InvalidArgument.field("cursor", "not a cursor from a previous response")
-    return int(cursor)
+    return value
+
+
+_POSITION = re.compile(r"[0-9]{1,19}")
+_MAX_POSITION = 2**63 - 1
+
+
+def parse_position(text: str) -> int | None:
+    """A non-negative SQLite integer written in ASCII digits, or None."""
+    if not _POSITION.fullmatch(text):
+        return None
+    value = int(text)
+    return value if value <= _MAX_POSITION else None
 
 
 def _regime(value: int) -> denial_pb2.Regime:

@@ -27,6 +27,12 @@ RPC_ROLES: Mapping[str, frozenset[Role]] = {
     "/ecx.v1.DenialService/GetDenial": _DENIAL_READERS,
     "/ecx.v1.DenialService/ListDenials": _DENIAL_READERS,
     "/ecx.v1.DenialService/SyncDenials": _DENIAL_READERS,
+    # Entries are filtered per reader inside the service: auditors read all of them.
+    "/ecx.v1.AuditService/GetCheckpoint": _EVERYONE,
+    "/ecx.v1.AuditService/GetInclusionProof": _EVERYONE,
+    "/ecx.v1.AuditService/GetConsistencyProof": _EVERYONE,
+    "/ecx.v1.AuditService/GetEntries": _EVERYONE,
+    "/ecx.v1.AuditService/QueryLog": _EVERYONE,
 }
 
 # Health and reflection carry no exchange data: any caller with a network certificate may use them.

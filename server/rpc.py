@@ -7,6 +7,7 @@ Operations never see a ServicerContext.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 import time
@@ -21,9 +22,12 @@ from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
 from server import policy
+from server.clock import Clock
+from server.domain.exchange_log import UNAUTHENTICATED_ACTOR, Event
 from server.domain.participants import Caller
 from server.errors import EcxError, InvalidArgument, status_code
 from server.identity import Authenticator
+from server.store import Store
 
 log = logging.getLogger("ecx.rpc")
 
@@ -61,10 +65,30 @@ _INTERNAL = rpc_status.to_status(
 
 
 class RpcGate:
-    """Wraps operations into gRPC handlers that authenticate, authorize and map errors."""
+    """Wraps operations into gRPC handlers that authenticate, authorize, map errors and log
+    every refusal to the exchange log."""
 
-    def __init__(self, authenticator: Authenticator) -> None:
+    def __init__(self, authenticator: Authenticator, store: Store, clock: Clock) -> None:
         self._auth = authenticator
+        self._store = store
+        self._clock = clock
+
+    async def _log_refusal(
+        self, method: str, who: str, request: Message, code: grpc.StatusCode
+    ) -> None:
+        reference = getattr(request, "reference", "")
+        event = Event(
+            time=self._clock.now(),
+            actor=who if who != "-" else UNAUTHENTICATED_ACTOR,
+            action=method.rsplit("/", 1)[-1],
+            object_ids=(f"denial:{reference}",) if isinstance(reference, str) and reference else (),
+            payload_sha256=hashlib.sha256(request.SerializeToString(deterministic=True)).digest(),
+            outcome=code.name,
+        )
+        try:
+            await self._store.record([event])
+        except EcxError as e:
+            log.error("%s: refusal not logged: %s", method, e.message)
 
     def _caller(self, context: grpc.aio.ServicerContext[Any, Any]) -> Caller:
         return self._auth.caller(context.auth_context())
@@ -74,12 +98,14 @@ class RpcGate:
         context: grpc.aio.ServicerContext[Any, Any],
         method: str,
         who: str,
+        request: Message,
         error: BaseException,
         started: float,
     ) -> None:
         elapsed = (time.perf_counter() - started) * 1000
         if isinstance(error, EcxError):
             status = _status(error)
+            await self._log_refusal(method, who, request, status.code)
             log.info(
                 "%s caller=%s code=%s ms=%.1f reason=%s",
                 method,
@@ -103,7 +129,7 @@ class RpcGate:
                 policy.authorize_rpc(caller, method)
                 response = await operation(caller, request)
             except Exception as e:
-                await self._fail(context, method, who, e, started)
+                await self._fail(context, method, who, request, e, started)
                 raise AssertionError("unreachable") from None
             log.debug(
                 "%s caller=%s code=OK ms=%.1f", method, who, (time.perf_counter() - started) * 1000
@@ -125,7 +151,7 @@ class RpcGate:
                 async for item in operation(caller, request):
                     yield item
             except Exception as e:
-                await self._fail(context, method, who, e, started)
+                await self._fail(context, method, who, request, e, started)
                 return
             log.debug(
                 "%s caller=%s code=OK ms=%.1f", method, who, (time.perf_counter() - started) * 1000

@@ -31,9 +31,11 @@ _ML_ENTRY = re.compile(
 _ANNEX_I_ENTRY = re.compile(
     r"[0-9][A-E][0-9]{3}(?:\.[a-z](?:\.[0-9]{1,2}(?:\.[a-z](?:\.[0-9]{1,2}(?:\.[a-z])?)?)?)?)?"
 )
-_REFERENCE = re.compile(r"([A-Z]{2})-[A-Za-z0-9][A-Za-z0-9./_-]{0,62}")
+_REFERENCE = re.compile(r"([A-Z]{2})-[A-Za-z0-9][A-Za-z0-9./_-]{0,61}")
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+# C0 (but tab and newline in long text), DEL and C1: the latter include terminal escapes (CSI).
+_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_LINE_CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 MAX_SHORT = 300
 MAX_ADDRESS = 500
@@ -112,7 +114,7 @@ class _Checker:
             return
         if len(value) > limit:
             self.fail(field, f"longer than {limit} characters")
-        pattern = _CONTROL_CHARS if multiline else re.compile(r"[\x00-\x1f\x7f]")
+        pattern = _CONTROL_CHARS if multiline else _LINE_CONTROL_CHARS
         if pattern.search(value):
             self.fail(field, "contains control characters")
 

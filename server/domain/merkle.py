@@ -93,6 +93,16 @@ def nodes_needed(spans: Iterable[Span]) -> set[NodeKey]:
     return {key for span in spans for key in perfect_subtrees(span)}
 
 
+def node_id(key: NodeKey) -> int:
+    """One integer key per stored node: level in the high bits, index in the low 40."""
+    level, index = key
+    return level << 40 | index
+
+
+def node_key(ident: int) -> NodeKey:
+    return ident >> 40, ident & ((1 << 40) - 1)
+
+
 class Frontier:
     """The perfect subtrees covering the whole log: enough to append and to compute the root."""
 
@@ -101,11 +111,13 @@ class Frontier:
         keys = perfect_subtrees(Span(0, size))
         self._stack: list[tuple[NodeKey, bytes]] = [(k, (nodes or {})[k]) for k in keys]
 
-    def copy(self) -> Frontier:
-        clone = Frontier()
-        clone.size = self.size
-        clone._stack = list(self._stack)
-        return clone
+    def mark(self) -> tuple[int, list[tuple[NodeKey, bytes]]]:
+        """A point to return to if the appends after it are rolled back."""
+        return self.size, list(self._stack)
+
+    def reset(self, mark: tuple[int, list[tuple[NodeKey, bytes]]]) -> None:
+        self.size, stack = mark
+        self._stack = list(stack)
 
     def append(self, leaf: bytes) -> list[tuple[NodeKey, bytes]]:
         """Add a leaf hash; returns every node to store (the leaf and the subtrees it completes)."""

@@ -3,10 +3,19 @@
 from server.store.base import (
     DenialFilter,
     DenialRow,
-    Event,
+    LogFilter,
     Store,
+    StoredCheckpoint,
     Transaction,
     WriteJob,
 )
 
-__all__ = ["DenialFilter", "DenialRow", "Event", "Store", "Transaction", "WriteJob"]
+__all__ = [
+    "DenialFilter",
+    "DenialRow",
+    "LogFilter",
+    "Store",
+    "StoredCheckpoint",
+    "Transaction",
+    "WriteJob",
+]

@@ -2,23 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
 from server.domain.denials import DenialState
-
-
-@dataclass(frozen=True)
-class Event:
-    """An exchange event: what the log records. Never confidential content."""
-
-    recorded_at: str
-    actor: str
-    action: str
-    object: str
-    payload_sha256: bytes
-    outcome: str = "OK"
+from server.domain.exchange_log import Event
+from server.domain.merkle import NodeKey
 
 
 @dataclass(frozen=True)
@@ -48,18 +38,40 @@ class DenialFilter:
     today: str = ""
 
 
+@dataclass(frozen=True)
+class LogFilter:
+    """QueryLog filters; empty means any. `reader` limits entries to what a participant may read."""
+
+    reader: str | None = None
+    since: str = ""
+    until: str = ""
+    actor: str = ""
+    action: str = ""
+    object_id: str = ""
+    outcome: str = ""
+
+
+@dataclass(frozen=True)
+class StoredCheckpoint:
+    tree_size: int
+    root: bytes
+    note: str
+
+
 class Transaction(Protocol):
     """What a write job may do inside the writer's transaction."""
 
     async def denial_state(self, reference: str) -> DenialState | None: ...
 
-    async def append_event(self, event: Event) -> int:
-        """Record an event; returns its log index."""
-        ...
-
     async def save_version(self, row: DenialRow, record: bytes) -> int:
         """Upsert the denial's index row and append the version record; returns its seq."""
         ...
+
+    def append_event(self, event: Event) -> tuple[int, bytes]:
+        """Add an event to the exchange log in this transaction; returns (log index, entry)."""
+        ...
+
+    async def save_checkpoint(self, checkpoint: StoredCheckpoint, signed_at: str) -> None: ...
 
 
 WriteJob = Callable[[Transaction], Awaitable[bytes]]
@@ -74,6 +86,36 @@ class Store(Protocol):
         """Run job once per (caller, request_id) in a committed transaction; retries get the
         first response bytes. The event, domain rows and idempotency record commit together."""
         ...
+
+    async def record(self, events: Iterable[Event]) -> list[int]:
+        """Commit exchange events that belong to no domain write; returns their log indexes."""
+        ...
+
+    async def append(self, job: WriteJob) -> bytes:
+        """Run a job that needs no idempotency record in a committed transaction."""
+        ...
+
+    def tree_head(self) -> tuple[int, bytes]:
+        """(size, root) of the exchange log as last committed."""
+        ...
+
+    async def log_nodes(self, keys: Iterable[NodeKey]) -> dict[NodeKey, bytes]: ...
+
+    def log_entries(
+        self, start: int, end: int, reader: str | None, batch: int
+    ) -> AsyncIterator[list[tuple[int, bytes]]]:
+        """Batches of (index, entry) in [start, end) that `reader` may read (None: all)."""
+        ...
+
+    async def query_log(
+        self, flt: LogFilter, after: int, limit: int
+    ) -> list[tuple[int, bytes]]: ...
+
+    async def log_entry(self, index: int) -> tuple[bytes, str, list[str]] | None:
+        """(entry, actor, parties) of one entry."""
+        ...
+
+    async def latest_checkpoint(self) -> StoredCheckpoint | None: ...
 
     async def denial_versions(self, reference: str) -> list[tuple[int, bytes]]:
         """(regime, record) of every version, oldest first."""
@@ -90,5 +132,3 @@ class Store(Protocol):
     ) -> AsyncIterator[list[tuple[int, bytes]]]:
         """Batches of (seq, record) of versions after `after_seq`, in order, until caught up."""
         ...
-
-    async def event_count(self) -> int: ...

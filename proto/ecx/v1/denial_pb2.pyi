@@ -145,7 +145,7 @@ class DenialStatusChange(_message.Message):
     def __init__(self, reference: _Optional[str] = ..., change: _Optional[_Union[DenialChange, str]] = ..., reason: _Optional[str] = ..., effective_date: _Optional[str] = ...) -> None: ...
 
 class Denial(_message.Message):
-    __slots__ = ("reference", "version", "status", "valid_until", "change", "envelope", "change_envelope", "signer", "recorded_at", "log_index", "revocation_reason", "issuing_state", "regime")
+    __slots__ = ("reference", "version", "status", "valid_until", "change", "envelope", "change_envelope", "signer", "recorded_at", "log_index", "revocation_reason", "issuing_state", "regime", "log_entry")
     REFERENCE_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
@@ -159,6 +159,7 @@ class Denial(_message.Message):
     REVOCATION_REASON_FIELD_NUMBER: _ClassVar[int]
     ISSUING_STATE_FIELD_NUMBER: _ClassVar[int]
     REGIME_FIELD_NUMBER: _ClassVar[int]
+    LOG_ENTRY_FIELD_NUMBER: _ClassVar[int]
     reference: str
     version: int
     status: DenialStatus
@@ -172,7 +173,8 @@ class Denial(_message.Message):
     revocation_reason: str
     issuing_state: str
     regime: Regime
-    def __init__(self, reference: _Optional[str] = ..., version: _Optional[int] = ..., status: _Optional[_Union[DenialStatus, str]] = ..., valid_until: _Optional[str] = ..., change: _Optional[_Union[DenialChange, str]] = ..., envelope: _Optional[_Union[_common_pb2.Envelope, _Mapping]] = ..., change_envelope: _Optional[_Union[_common_pb2.Envelope, _Mapping]] = ..., signer: _Optional[str] = ..., recorded_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., log_index: _Optional[int] = ..., revocation_reason: _Optional[str] = ..., issuing_state: _Optional[str] = ..., regime: _Optional[_Union[Regime, str]] = ...) -> None: ...
+    log_entry: bytes
+    def __init__(self, reference: _Optional[str] = ..., version: _Optional[int] = ..., status: _Optional[_Union[DenialStatus, str]] = ..., valid_until: _Optional[str] = ..., change: _Optional[_Union[DenialChange, str]] = ..., envelope: _Optional[_Union[_common_pb2.Envelope, _Mapping]] = ..., change_envelope: _Optional[_Union[_common_pb2.Envelope, _Mapping]] = ..., signer: _Optional[str] = ..., recorded_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., log_index: _Optional[int] = ..., revocation_reason: _Optional[str] = ..., issuing_state: _Optional[str] = ..., regime: _Optional[_Union[Regime, str]] = ..., log_entry: _Optional[bytes] = ...) -> None: ...
 
 class SubmitDenialRequest(_message.Message):
     __slots__ = ("request_id", "envelope")

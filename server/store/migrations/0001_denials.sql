@@ -1,4 +1,4 @@
--- Denial notifications, their versions, the exchange-log events and idempotency records.
+-- Denial notifications, their versions and idempotency records.
 CREATE TABLE denials (
     id INTEGER PRIMARY KEY,
     reference TEXT NOT NULL UNIQUE,
@@ -25,17 +25,6 @@ CREATE TABLE denial_versions (
     UNIQUE (denial_id, version)
 );
 CREATE INDEX denial_versions_by_regime ON denial_versions (regime, seq);
-
--- One row per exchange event, numbered from 0: the leaves of the exchange log.
-CREATE TABLE events (
-    seq INTEGER PRIMARY KEY,
-    recorded_at TEXT NOT NULL,
-    actor TEXT NOT NULL,
-    action TEXT NOT NULL,
-    object TEXT NOT NULL,
-    payload_sha256 BLOB NOT NULL,
-    outcome TEXT NOT NULL
-);
 
 CREATE TABLE idempotency (
     caller TEXT NOT NULL,

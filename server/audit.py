@@ -1,0 +1,214 @@
+"""AuditService: signed checkpoints, proofs and entries of the exchange log.
+
+Auditors read every entry; other participants read the entries they acted in or whose object is
+theirs or addressed to them; anyone authenticated may fetch checkpoints and proofs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import datetime as dt
+from collections.abc import AsyncIterator
+
+from cryptography.hazmat.primitives.asymmetric import ed25519
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from client.checkpoint import DEFAULT_ORIGIN, Checkpoint, sign_checkpoint, verifier_key
+from client.merkle import ProofError, verify_consistency
+from ecx.v1 import audit_pb2
+from server.clock import Clock
+from server.denials import parse_position
+from server.domain.exchange_log import can_read_entry, utc_text
+from server.domain.merkle import (
+    Span,
+    consistency_spans,
+    inclusion_spans,
+    nodes_needed,
+    span_hash,
+)
+from server.domain.participants import Caller, Role
+from server.errors import InfrastructureError, InvalidArgument
+from server.store import LogFilter, Store, StoredCheckpoint, Transaction
+
+_PAGE_PREFIX = b"ecx-log:"
+_MAX_PAGE = 1000
+_ENTRY_BATCH = 1000
+
+
+class LogIntegrityError(InfrastructureError):
+    """The stored log does not extend the last checkpoint the hub signed: it will not sign."""
+
+
+def _reader(caller: Caller) -> str | None:
+    """None when the caller may read every entry."""
+    return None if caller.participant.has(Role.AUDITOR) else caller.id
+
+
+class ExchangeLog:
+    """The operations of AuditService over the store's Merkle tree."""
+
+    def __init__(
+        self,
+        store: Store,
+        clock: Clock,
+        key: ed25519.Ed25519PrivateKey,
+        origin: str = DEFAULT_ORIGIN,
+    ) -> None:
+        self._store = store
+        self._clock = clock
+        self._key = key
+        self.origin = origin
+        self.verifier_key = verifier_key(origin, key.public_key())
+        self._signing = asyncio.Lock()
+
+    async def proof(self, spans: list[Span]) -> list[bytes]:
+        """Hashes of the spans, from O(log n) stored nodes read in one query."""
+        nodes = await self._store.log_nodes(nodes_needed(spans))
+        return [span_hash(s, nodes) for s in spans]
+
+    async def checkpoint(self) -> tuple[StoredCheckpoint, str]:
+        """The signed checkpoint for the current tree, signing a new one if the tree grew.
+
+        Never signs a tree that does not extend the last signed checkpoint.
+        """
+        async with self._signing:
+            size, root = self._store.tree_head()
+            last = await self._store.latest_checkpoint()
+            if last is not None and last.tree_size == size:
+                if last.root != root:
+                    raise LogIntegrityError("stored log differs from its last signed checkpoint")
+                return last, self.verifier_key
+            if last is not None:
+                if last.tree_size > size:
+                    raise LogIntegrityError("stored log is shorter than its last signed checkpoint")
+                proof = await self.proof(consistency_spans(last.tree_size, size))
+                try:
+                    verify_consistency(last.tree_size, size, proof, last.root, root)
+                except ProofError as e:
+                    raise LogIntegrityError(
+                        "stored log is inconsistent with its last signed checkpoint"
+                    ) from e
+            note = sign_checkpoint(Checkpoint(self.origin, size, root), self.origin, self._key)
+            stored = StoredCheckpoint(size, root, note)
+            signed_at = self._clock.now().isoformat()
+
+            async def job(tx: Transaction) -> bytes:
+                await tx.save_checkpoint(stored, signed_at)
+                return b""
+
+            await self._store.append(job)
+            return stored, self.verifier_key
+
+    async def get_checkpoint(
+        self, caller: Caller, request: audit_pb2.GetCheckpointRequest
+    ) -> audit_pb2.GetCheckpointResponse:
+        stored, vkey = await self.checkpoint()
+        return audit_pb2.GetCheckpointResponse(
+            signed_checkpoint=stored.note,
+            tree_size=stored.tree_size,
+            root_hash=stored.root,
+            verifier_key=vkey,
+        )
+
+    def _check_size(self, field: str, size: int) -> None:
+        current, _ = self._store.tree_head()
+        if size > current:
+            raise InvalidArgument.field(field, f"larger than the log ({current} entries)")
+
+    async def get_inclusion_proof(
+        self, caller: Caller, request: audit_pb2.GetInclusionProofRequest
+    ) -> audit_pb2.GetInclusionProofResponse:
+        if request.tree_size == 0:
+            raise InvalidArgument.field("tree_size", "must be at least 1")
+        self._check_size("tree_size", request.tree_size)
+        if request.leaf_index >= request.tree_size:
+            raise InvalidArgument.field("leaf_index", "must be below tree_size")
+        proof = await self.proof(inclusion_spans(request.leaf_index, request.tree_size))
+        response = audit_pb2.GetInclusionProofResponse(proof=proof)
+        found = await self._store.log_entry(request.leaf_index)
+        if found is not None:
+            entry, actor, parties = found
+            reader = _reader(caller)
+            if reader is None or can_read_entry(reader, actor, parties):
+                response.entry = entry
+        return response
+
+    async def get_consistency_proof(
+        self, caller: Caller, request: audit_pb2.GetConsistencyProofRequest
+    ) -> audit_pb2.GetConsistencyProofResponse:
+        if request.first_size == 0:
+            raise InvalidArgument.field("first_size", "must be at least 1")
+        if request.second_size < request.first_size:
+            raise InvalidArgument.field("second_size", "must not be below first_size")
+        self._check_size("second_size", request.second_size)
+        spans = consistency_spans(request.first_size, request.second_size)
+        return audit_pb2.GetConsistencyProofResponse(proof=await self.proof(spans))
+
+    async def get_entries(
+        self, caller: Caller, request: audit_pb2.GetEntriesRequest
+    ) -> AsyncIterator[audit_pb2.GetEntriesResponse]:
+        if request.end < request.start:
+            raise InvalidArgument.field("end", "must not be below start")
+        self._check_size("end", request.end)
+        async for page in self._store.log_entries(
+            request.start, request.end, _reader(caller), _ENTRY_BATCH
+        ):
+            yield audit_pb2.GetEntriesResponse(
+                entries=[audit_pb2.LoggedEntry(index=i, entry=e) for i, e in page]
+            )
+
+    async def query_log(
+        self, caller: Caller, request: audit_pb2.QueryLogRequest
+    ) -> audit_pb2.QueryLogResponse:
+        if request.page_size > _MAX_PAGE:
+            raise InvalidArgument.field("page_size", f"at most {_MAX_PAGE}")
+        size = request.page_size or 100
+        flt = LogFilter(
+            reader=_reader(caller),
+            since=_time_bound(request, "since"),
+            until=_time_bound(request, "until"),
+            actor=_bounded("actor", request.actor),
+            action=_bounded("action", request.action),
+            object_id=_bounded("object_id", request.object_id),
+            outcome=_bounded("outcome", request.outcome),
+        )
+        rows = await self._store.query_log(flt, _decode_token(request.page_token), size + 1)
+        response = audit_pb2.QueryLogResponse(
+            entries=[audit_pb2.LoggedEntry(index=i, entry=e) for i, e in rows[:size]]
+        )
+        if len(rows) > size:
+            token = _PAGE_PREFIX + str(rows[size - 1][0]).encode()
+            response.next_page_token = base64.urlsafe_b64encode(token).decode()
+        return response
+
+
+def _bounded(field: str, value: str) -> str:
+    if len(value) > 200:
+        raise InvalidArgument.field(field, "longer than 200 characters")
+    return value
+
+
+def _time_bound(request: audit_pb2.QueryLogRequest, field: str) -> str:
+    if not request.HasField(field):
+        return ""
+    stamp: Timestamp = getattr(request, field)
+    try:
+        when = stamp.ToDatetime(tzinfo=dt.UTC)
+    except (ValueError, OverflowError) as e:
+        raise InvalidArgument.field(field, "not a valid time") from e
+    return utc_text(when)
+
+
+def _decode_token(token: str) -> int:
+    if not token:
+        return -1
+    try:
+        raw = base64.urlsafe_b64decode(token.encode())
+    except (binascii.Error, ValueError) as e:
+        raise InvalidArgument.field("page_token", "not a token from a previous page") from e
+    value = parse_position(raw[len(_PAGE_PREFIX) :].decode("ascii", "replace"))
+    if not raw.startswith(_PAGE_PREFIX) or value is None:
+        raise InvalidArgument.field("page_token", "not a token from a previous page")
+    return value

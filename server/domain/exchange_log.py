@@ -1,0 +1,58 @@
+"""Exchange events and the leaf data of the exchange log (DESIGN.md §5).
+
+An entry names who did what to which object, with digests only: never confidential content, so
+every auditor can read every entry.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from ecx.v1 import audit_pb2
+
+OK = "OK"
+UNAUTHENTICATED_ACTOR = "unauthenticated"
+
+
+@dataclass(frozen=True)
+class Event:
+    """One exchange event, before it has a log index."""
+
+    time: dt.datetime
+    actor: str
+    action: str
+    object_ids: tuple[str, ...]
+    payload_sha256: bytes
+    outcome: str = OK
+    # Participants the object belongs or is addressed to: they may read the entry.
+    parties: tuple[str, ...] = ()
+
+
+def utc_text(when: dt.datetime) -> str:
+    """Fixed-width UTC time text, so stored times sort as text."""
+    return when.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def encode_entry(index: int, event: Event) -> bytes:
+    """The leaf data of an event: its LogEntry, serialized deterministically."""
+    stamp = Timestamp()
+    stamp.FromDatetime(event.time)
+    entry = audit_pb2.LogEntry(
+        index=index,
+        time=stamp,
+        actor=event.actor,
+        action=event.action,
+        object_ids=event.object_ids,
+        payload_sha256=event.payload_sha256,
+        outcome=event.outcome,
+        parties=event.parties,
+    )
+    return entry.SerializeToString(deterministic=True)
+
+
+def can_read_entry(participant: str, actor: str, parties: tuple[str, ...] | list[str]) -> bool:
+    """A non-auditor reads the entries it acted in or whose object is its own or addressed to it."""
+    return actor == participant or participant in parties
