@@ -49,6 +49,9 @@ def register(nouns: Any) -> None:
     get = verbs.add_parser("get", parents=common, help="show a denial, its signature checked")
     get.add_argument("reference")
     get.add_argument("--versions", action="store_true", help="show every version")
+    get.add_argument(
+        "--verify", action="store_true", help="also prove the version is in the signed exchange log"
+    )
     get.set_defaults(command=_get)
 
     lst = verbs.add_parser("list", parents=common, help="list denials you may see")
@@ -109,8 +112,14 @@ async def _get(client: EcxClient, args: argparse.Namespace) -> None:
     lines = []
     for denial in shown:
         payload = await client.verify_denial(denial)
-        views.append(denial_view(denial, payload))
-        lines.append(_line(denial) + "  signature verified")
+        view = denial_view(denial, payload)
+        line = _line(denial) + "  signature verified"
+        if args.verify:
+            checkpoint = await client.audit.prove_denial(denial)
+            view["log_inclusion_verified"] = {"tree_size": checkpoint.size}
+            line += f", in signed log of {checkpoint.size}"
+        views.append(view)
+        lines.append(line)
         if denial is shown[-1]:
             lines += _describe_payload(payload, denial)
     emit(args, views if args.versions else views[0], "\n".join(lines))

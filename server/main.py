@@ -11,9 +11,10 @@ import signal
 import sys
 from pathlib import Path
 
-from server.app import Hub
+from server.app import Hub, load_log_key
 from server.config import HubConfig
 from server.errors import EcxError
+from server.verify_log import verify_store
 
 
 def _quickstart(hub: Hub, config_path: Path) -> str:
@@ -60,6 +61,28 @@ async def _serve(config_path: Path, print_quickstart: bool) -> None:
         logging.getLogger(__name__).info("shutting down")
 
 
+def _verify_log(config_path: Path, seen: list[Path]) -> int:
+    try:
+        config = HubConfig.load(config_path)
+        key = load_log_key(config.log_signing_key).public_key()
+        notes = [p.read_text(encoding="utf-8") for p in seen]
+    except EcxError as e:
+        print(f"ecx-server: {e.message}", file=sys.stderr)
+        return 2
+    except OSError as e:
+        print(f"ecx-server: cannot read checkpoint: {e}", file=sys.stderr)
+        return 2
+    report = verify_store(config.store, key, config.log_origin, notes)
+    if report.ok:
+        print(f"log verified: {report.message}")
+        return 0
+    where = (
+        f" (first bad index {report.first_bad_index})" if report.first_bad_index is not None else ""
+    )
+    print(f"log verification FAILED: {report.message}{where}", file=sys.stderr)
+    return 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="ecx-server", description="The ecx exchange hub.")
     parser.add_argument("--log-level", default=os.environ.get("ECX_LOG_LEVEL", "INFO"))
@@ -69,12 +92,23 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument(
         "--print-quickstart", action="store_true", help="print how to act as NL and DE"
     )
+    verify = sub.add_parser("verify-log", help="check the stored exchange log offline")
+    verify.add_argument("--config", type=Path, default=Path("certs/dev/hub.toml"))
+    verify.add_argument(
+        "--checkpoint",
+        type=Path,
+        action="append",
+        default=[],
+        help="a signed checkpoint a client saw; the store must still contain it (repeatable)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=args.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
         stream=sys.stderr,
     )
+    if args.command == "verify-log":
+        return _verify_log(args.config, args.checkpoint)
     try:
         asyncio.run(_serve(args.config, args.print_quickstart))
     except EcxError as e:
