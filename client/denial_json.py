@@ -21,18 +21,26 @@ def load_payload(path: Path) -> denial_pb2.DenialPayload:
         data = json.loads(path.read_text(encoding="utf-8"))
     except OSError as e:
         raise EcxClientError(f"cannot read {path}: {e.strerror}") from e
+    except UnicodeDecodeError as e:
+        raise EcxClientError(f"{path}: not UTF-8 text") from e
     except json.JSONDecodeError as e:
         raise EcxClientError(f"{path}: not JSON ({e.msg} at line {e.lineno})") from e
     try:
         return json_format.ParseDict(data, denial_pb2.DenialPayload())
     except json_format.ParseError as e:
-        raise EcxClientError(f"{path}: {e}") from e
+        # The parser's first line names the field; the rest lists fields in another spelling.
+        raise EcxClientError(f"{path}: {str(e).splitlines()[0]}") from e
 
 
-def to_dict(message: Message) -> dict[str, Any]:
-    """Plain JSON: proto field names, enum names, integers as numbers."""
+def to_dict(message: Message, *, every_field: bool = False) -> dict[str, Any]:
+    """Plain JSON: proto field names, enum names, integers as numbers; `every_field` also
+    prints fields at their default (a log index of 0, an empty reason)."""
     data: dict[str, Any] = _ints(
-        json_format.MessageToDict(message, preserving_proto_field_name=True)
+        json_format.MessageToDict(
+            message,
+            preserving_proto_field_name=True,
+            always_print_fields_with_no_presence=every_field,
+        )
     )
     return data
 
@@ -52,7 +60,7 @@ def denial_view(
     denial: denial_pb2.Denial, payload: denial_pb2.DenialPayload | None
 ) -> dict[str, Any]:
     """A denial as the CLI shows it: the hub's record plus the verified payload, no raw bytes."""
-    record = to_dict(denial)
+    record = to_dict(denial, every_field=True)
     record.pop("envelope", None)
     record.pop("change_envelope", None)
     if payload is not None:

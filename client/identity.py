@@ -6,6 +6,7 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ed25519
 from cryptography.hazmat.primitives.serialization import load_pem_private_key, load_pem_public_key
 
@@ -67,12 +68,25 @@ class Identity:
             if not isinstance(loaded, ed25519.Ed25519PublicKey):
                 raise IdentityError(f"identity {directory}: log-key.pub must be an Ed25519 key")
             log_key = loaded
+        ca_pem, cert_pem, key_pem = read("ca.pem"), read("cert.pem"), read("key.pem")
+        try:
+            x509.load_pem_x509_certificate(ca_pem)
+        except ValueError as e:
+            raise IdentityError(f"identity {directory}: ca.pem is not a PEM certificate") from e
+        try:
+            x509.load_pem_x509_certificate(cert_pem)
+        except ValueError as e:
+            raise IdentityError(f"identity {directory}: cert.pem is not a PEM certificate") from e
+        try:
+            load_pem_private_key(key_pem, password=None)
+        except (ValueError, TypeError) as e:
+            raise IdentityError(f"identity {directory}: key.pem is not a usable private key") from e
         return cls(
             log_key=log_key,
             directory=directory,
-            ca_pem=read("ca.pem"),
-            cert_pem=read("cert.pem"),
-            key_pem=read("key.pem"),
+            ca_pem=ca_pem,
+            cert_pem=cert_pem,
+            key_pem=key_pem,
             signing_key=signing_key,
             participant=participant,
         )

@@ -159,6 +159,7 @@ class DenialExchange:
             caller_state=caller.participant.member_state,
             today=today,
             rules=self._rules,
+            check_age=False,
         )
         if content.reference != request.reference:
             raise InvalidArgument.field(
@@ -167,8 +168,7 @@ class DenialExchange:
 
         async def job(tx: Transaction) -> bytes:
             current = await self._current(tx, caller, request.reference)
-            rules.check_amendment(current, content, today)
-            renewed = rules.parse_date(current.renewed_on) if current.renewed_on else None
+            until = rules.check_amendment(current, content, today, self._rules)
             return await self._record(
                 tx,
                 caller,
@@ -177,7 +177,7 @@ class DenialExchange:
                     reference=current.reference,
                     version=current.version + 1,
                     status=denial_pb2.ACTIVE,
-                    valid_until=rules.valid_until(content.denial_date, renewed, self._rules),
+                    valid_until=until,
                     change=denial_pb2.AMEND,
                     envelope=request.envelope,
                     signer=verified.signer,

@@ -147,7 +147,13 @@ class DenialContent:
 
     @classmethod
     def from_payload_bytes(
-        cls, data: bytes, *, caller_state: str, today: dt.date, rules: DenialRules
+        cls,
+        data: bytes,
+        *,
+        caller_state: str,
+        today: dt.date,
+        rules: DenialRules,
+        check_age: bool = True,
     ) -> DenialContent:
         """Decode and validate the signed payload bytes of a submission or amendment."""
         try:
@@ -156,7 +162,9 @@ class DenialContent:
             raise InvalidArgument.field("envelope.payload", "not a DenialPayload") from e
         if has_unknown_fields(payload):
             raise InvalidArgument.field("envelope.payload", "carries fields unknown to the hub")
-        return cls.from_payload(payload, caller_state=caller_state, today=today, rules=rules)
+        return cls.from_payload(
+            payload, caller_state=caller_state, today=today, rules=rules, check_age=check_age
+        )
 
     @classmethod
     def from_payload(
@@ -166,7 +174,10 @@ class DenialContent:
         caller_state: str,
         today: dt.date,
         rules: DenialRules,
+        check_age: bool = True,
     ) -> DenialContent:
+        """Validate every field; `check_age=False` leaves the validity period to the caller
+        (an amendment of a renewed denial may keep an old denial date)."""
         c = _Checker()
         issuing_state = c.country("issuing_state", p.issuing_state)
         if issuing_state and issuing_state != caller_state:
@@ -195,7 +206,7 @@ class DenialContent:
             c.fail("denial_date", "must be a calendar date YYYY-MM-DD")
         elif denial_date > today:
             c.fail("denial_date", "is in the future")
-        elif add_years(denial_date, rules.validity_years) < today:
+        elif check_age and add_years(denial_date, rules.validity_years) < today:
             c.fail("denial_date", f"older than the {rules.validity_years}-year validity period")
 
         destination = c.country("destination_country", p.destination_country)
@@ -347,12 +358,22 @@ class DenialState:
     renewed_on: str
 
 
-def check_amendment(current: DenialState, new: DenialContent, today: dt.date) -> None:
-    """Amendments keep the identity of the denial and apply to one in force."""
+def check_amendment(
+    current: DenialState, new: DenialContent, today: dt.date, rules: DenialRules
+) -> str:
+    """Amendments keep the identity of the denial and apply to one in force; returns the new
+    valid_until, counted from the amended denial date or the latest renewal."""
     if effective_status(current.status, current.valid_until, today) != denial_pb2.ACTIVE:
         raise FailedPrecondition(f"denial {current.reference} is not active; it cannot be amended")
     if new.regime != current.regime:
         raise InvalidArgument.field("regime", "cannot change in an amendment")
+    renewed = parse_date(current.renewed_on) if current.renewed_on else None
+    until = valid_until(new.denial_date, renewed, rules)
+    if until < today.isoformat():
+        raise InvalidArgument.field(
+            "denial_date", f"older than the {rules.validity_years}-year validity period"
+        )
+    return until
 
 
 def check_revocation(current: DenialState) -> None:

@@ -135,14 +135,14 @@ def _state(status: int, valid_until: str = "2029-01-01") -> rules.DenialState:
 
 def test_amendment_rules() -> None:
     content = _validate(military_payload(), "DE")
-    rules.check_amendment(_state(denial_pb2.ACTIVE), content, TODAY)
+    rules.check_amendment(_state(denial_pb2.ACTIVE), content, TODAY, RULES)
     with pytest.raises(FailedPrecondition):
-        rules.check_amendment(_state(denial_pb2.REVOKED), content, TODAY)
+        rules.check_amendment(_state(denial_pb2.REVOKED), content, TODAY, RULES)
     with pytest.raises(FailedPrecondition):
-        rules.check_amendment(_state(denial_pb2.ACTIVE, "2025-01-01"), content, TODAY)
+        rules.check_amendment(_state(denial_pb2.ACTIVE, "2025-01-01"), content, TODAY, RULES)
     dual = _validate(dual_use_payload(reference="DE-2026-0001", state="DE"), "DE")
     with pytest.raises(InvalidArgument, match="regime"):
-        rules.check_amendment(_state(denial_pb2.ACTIVE), dual, TODAY)
+        rules.check_amendment(_state(denial_pb2.ACTIVE), dual, TODAY, RULES)
 
 
 def test_revocation_and_renewal_rules() -> None:
