@@ -329,14 +329,22 @@ class AuditClient:
         )
         return list(response.proof)
 
-    async def entries(self, start: int, end: int) -> AsyncIterator[list[audit_pb2.LoggedEntry]]:
-        """Batches of the entries in [start, end) this participant may read, in index order."""
+    async def entry_batches(
+        self, start: int, end: int
+    ) -> AsyncIterator[tuple[list[int], list[bytes]]]:
+        """Batches (indexes, entries) of the entries in [start, end) this participant may read,
+        in index order."""
         call = self._client._audit.GetEntries(audit_pb2.GetEntriesRequest(start=start, end=end))
         try:
             async for response in call:
-                yield list(response.entries)
+                yield list(response.indexes), list(response.entries)
         except grpc.aio.AioRpcError as e:
             raise RemoteError.from_rpc_error(e) from e
+
+    async def entries(self, start: int, end: int) -> AsyncIterator[list[audit_pb2.LoggedEntry]]:
+        """Like entry_batches, as LoggedEntry messages."""
+        async for indexes, entries in self.entry_batches(start, end):
+            yield [audit_pb2.LoggedEntry(index=i, entry=e) for i, e in zip(indexes, entries, strict=True)]
 
     async def query(
         self, request: audit_pb2.QueryLogRequest

@@ -7,6 +7,7 @@ is consistent with the last one this client saw, which it keeps locally.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 from collections.abc import Callable, Sequence
@@ -16,8 +17,8 @@ from pathlib import Path
 from client.api import AuditClient, EcxClient
 from client.checkpoint import Checkpoint, CheckpointError, verify_checkpoint
 from client.errors import VerificationError
-from client.merkle import TreeBuilder, check_consistency, check_inclusion, leaf_hash
-from ecx.v1 import audit_pb2, participant_pb2
+from client.merkle import check_consistency, check_inclusion, leaf_hash, merkle_root
+from ecx.v1 import participant_pb2
 
 Progress = Callable[[int], None]
 
@@ -70,18 +71,14 @@ class CheckpointMemory:
 async def _prefix_consistent(
     audit: AuditClient, leaves: Sequence[bytes], m: int, checkpoint: Checkpoint
 ) -> bool:
-    builder = TreeBuilder()
-    for leaf in leaves[:m]:
-        builder.append(leaf)
+    root = merkle_root(leaves[:m])
     if m == checkpoint.size:
-        return builder.root() == checkpoint.root
+        return root == checkpoint.root
     proof = await audit.consistency_proof(m, checkpoint.size)
-    return check_consistency(m, checkpoint.size, proof, builder.root(), checkpoint.root).ok
+    return check_consistency(m, checkpoint.size, proof, root, checkpoint.root).ok
 
 
-async def _first_bad_leaf(
-    audit: AuditClient, leaves: Sequence[bytes], checkpoint: Checkpoint
-) -> int:
+async def _first_bad_leaf(audit: AuditClient, leaves: Sequence[bytes], checkpoint: Checkpoint) -> int:
     """Smallest index whose entry breaks consistency with the signed tree (binary search)."""
     lo, hi = 1, len(leaves)  # prefix `hi` is known bad
     while lo < hi:
@@ -96,39 +93,29 @@ async def _first_bad_leaf(
 async def _verify_all(
     audit: AuditClient, checkpoint: Checkpoint, progress: Progress | None
 ) -> Verdict:
-    builder = TreeBuilder()
     leaves: list[bytes] = []
-    async for batch in audit.entries(0, checkpoint.size):
-        for item in batch:
-            if item.index != builder.size:
-                return Verdict(
-                    False, f"entry {builder.size} is missing", checkpoint.size, builder.size
-                )
-            try:
-                claimed = audit_pb2.LogEntry.FromString(item.entry).index
-            except Exception:
-                claimed = -1
-            if claimed != item.index:
-                return Verdict(False, f"entry {item.index} is damaged", checkpoint.size, item.index)
-            leaf = leaf_hash(item.entry)
-            builder.append(leaf)
-            leaves.append(leaf)
+    sha256 = hashlib.sha256
+    async for indexes, entries in audit.entry_batches(0, checkpoint.size):
+        expected = len(leaves)
+        if indexes != list(range(expected, expected + len(indexes))):
+            missing = next(i for i, got in enumerate(indexes, start=expected) if got != i)
+            return Verdict(False, f"entry {missing} is missing", checkpoint.size, missing, expected)
+        leaves.extend(sha256(b"\x00" + entry).digest() for entry in entries)
         if progress is not None:
-            progress(len(batch))
-    if builder.size != checkpoint.size:
-        return Verdict(
-            False, f"entry {builder.size} is missing", checkpoint.size, builder.size, builder.size
-        )
-    if builder.root() != checkpoint.root:
+            progress(len(entries))
+    if len(leaves) != checkpoint.size:
+        missing = len(leaves)
+        return Verdict(False, f"entry {missing} is missing", checkpoint.size, missing, missing)
+    if merkle_root(leaves) != checkpoint.root:
         bad = await _first_bad_leaf(audit, leaves, checkpoint)
         return Verdict(
             False,
             f"entry {bad} does not match the signed tree",
             checkpoint.size,
             bad,
-            builder.size,
+            len(leaves),
         )
-    return Verdict(True, "", checkpoint.size, None, builder.size)
+    return Verdict(True, "", checkpoint.size, None, len(leaves))
 
 
 async def _verify_visible(

@@ -174,6 +174,27 @@ def check_consistency(
     return ProofCheck(True)
 
 
+def merkle_root(leaves: Sequence[bytes]) -> bytes:
+    """MTH of a whole list of leaf hashes, level by level (RFC 9162 §2.1.1).
+
+    Pairing left to right and carrying an odd last node up unchanged gives the same tree as the
+    RFC's split at the largest power of two.
+    """
+    if not leaves:
+        return EMPTY_ROOT
+    level = list(leaves)
+    sha256 = hashlib.sha256
+    while len(level) > 1:
+        paired = [
+            sha256(b"\x01" + left + right).digest()
+            for left, right in zip(level[0::2], level[1::2], strict=False)
+        ]
+        if len(level) % 2:
+            paired.append(level[-1])
+        level = paired
+    return level[0]
+
+
 class TreeBuilder:
     """Root of a growing tree from its leaf hashes in O(log n) memory: the compact range of the
     perfect subtrees so far (RFC 9162 §2.1.1 decomposition)."""

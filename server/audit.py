@@ -34,7 +34,7 @@ from server.store import LogFilter, Store, StoredCheckpoint, Transaction
 
 _PAGE_PREFIX = b"ecx-log:"
 _MAX_PAGE = 1000
-_ENTRY_BATCH = 1000
+_ENTRY_BATCH = 4096
 
 
 class LogIntegrityError(InfrastructureError):
@@ -80,7 +80,7 @@ class ExchangeLog:
                 if last.root != root:
                     raise LogIntegrityError("stored log differs from its last signed checkpoint")
                 return last, self.verifier_key
-            if last is not None:
+            if last is not None and last.tree_size > 0:  # every tree extends the empty one
                 if last.tree_size > size:
                     raise LogIntegrityError("stored log is shorter than its last signed checkpoint")
                 proof = await self.proof(consistency_spans(last.tree_size, size))
@@ -94,8 +94,8 @@ class ExchangeLog:
             stored = StoredCheckpoint(size, root, note)
             signed_at = self._clock.now().isoformat()
 
-            async def job(tx: Transaction) -> bytes:
-                await tx.save_checkpoint(stored, signed_at)
+            def job(tx: Transaction) -> bytes:
+                tx.save_checkpoint(stored, signed_at)
                 return b""
 
             await self._store.append(job)
@@ -156,7 +156,7 @@ class ExchangeLog:
             request.start, request.end, _reader(caller), _ENTRY_BATCH
         ):
             yield audit_pb2.GetEntriesResponse(
-                entries=[audit_pb2.LoggedEntry(index=i, entry=e) for i, e in page]
+                indexes=[i for i, _ in page], entries=[e for _, e in page]
             )
 
     async def query_log(

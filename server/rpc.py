@@ -32,7 +32,12 @@ from server.store import Store
 log = logging.getLogger("ecx.rpc")
 
 Unary = Callable[[Caller, Any], Awaitable[Message]]
-Streaming = Callable[[Caller, Any], AsyncIterator[Message]]
+Streaming = Callable[[Caller, Any], AsyncIterator[Message | bytes]]
+
+
+def _serialize(response: Message | bytes) -> bytes:
+    """Streams may yield messages, or bytes already serialized as the response type."""
+    return response if isinstance(response, bytes) else response.SerializeToString()
 
 
 def _snake(name: str) -> str:
@@ -138,10 +143,12 @@ class RpcGate:
 
         return handler
 
-    def stream(self, method: str, operation: Streaming) -> Callable[..., AsyncIterator[Message]]:
+    def stream(
+        self, method: str, operation: Streaming
+    ) -> Callable[..., AsyncIterator[Message | bytes]]:
         async def handler(
             request: Message, context: grpc.aio.ServicerContext[Any, Any]
-        ) -> AsyncIterator[Message]:
+        ) -> AsyncIterator[Message | bytes]:
             started = time.perf_counter()
             who = "-"
             try:
@@ -178,7 +185,7 @@ class RpcGate:
                 handlers[method.name] = grpc.unary_stream_rpc_method_handler(
                     self.stream(path, operation),
                     request_deserializer=request_class.FromString,
-                    response_serializer=response_class.SerializeToString,
+                    response_serializer=_serialize,
                 )
             else:
                 handlers[method.name] = grpc.unary_unary_rpc_method_handler(

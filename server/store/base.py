@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -59,11 +59,12 @@ class StoredCheckpoint:
 
 
 class Transaction(Protocol):
-    """What a write job may do inside the writer's transaction."""
+    """What a write job may do inside the writer's transaction; jobs run on the writer's
+    thread, so they are plain functions that must not touch the event loop."""
 
-    async def denial_state(self, reference: str) -> DenialState | None: ...
+    def denial_state(self, reference: str) -> DenialState | None: ...
 
-    async def save_version(self, row: DenialRow, record: bytes) -> int:
+    def save_version(self, row: DenialRow, record: bytes) -> int:
         """Upsert the denial's index row and append the version record; returns its seq."""
         ...
 
@@ -71,10 +72,10 @@ class Transaction(Protocol):
         """Add an event to the exchange log in this transaction; returns (log index, entry)."""
         ...
 
-    async def save_checkpoint(self, checkpoint: StoredCheckpoint, signed_at: str) -> None: ...
+    def save_checkpoint(self, checkpoint: StoredCheckpoint, signed_at: str) -> None: ...
 
 
-WriteJob = Callable[[Transaction], Awaitable[bytes]]
+WriteJob = Callable[[Transaction], bytes]
 
 
 class Store(Protocol):
@@ -128,7 +129,8 @@ class Store(Protocol):
         ...
 
     def changes(
-        self, regimes: frozenset[int], after_seq: int, batch: int
-    ) -> AsyncIterator[list[tuple[int, bytes]]]:
-        """Batches of (seq, record) of versions after `after_seq`, in order, until caught up."""
+        self, regimes: frozenset[int] | None, after_seq: int, batch: int
+    ) -> AsyncIterator[list[tuple[int, str, bytes]]]:
+        """Batches of (seq, issuer, record) of versions after `after_seq` in the regimes (None:
+        all), in order, until caught up."""
         ...

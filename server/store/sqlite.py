@@ -1,7 +1,8 @@
 """SQLite store: WAL with synchronous=FULL, versioned migrations, one writer with group commit.
 
-Every write job runs inside the writer task; jobs that arrive while a commit is under way are
-committed together, so many acknowledged requests share one fsync.
+Writes go through one writer: requests queue up while a batch commits, and the next batch runs
+in a single hand-off to the writer's own SQLite thread and commits with one fsync. Reads use
+aiosqlite connections that see committed snapshots (WAL) and never wait for the writer.
 """
 
 from __future__ import annotations
@@ -10,11 +11,13 @@ import asyncio
 import contextlib
 import logging
 import sqlite3
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from types import TracebackType
+from typing import TypeVar
 
 import aiosqlite
 
@@ -52,6 +55,28 @@ def migrations() -> list[tuple[int, str]]:
     return sorted(found)
 
 
+def _migrate(conn: sqlite3.Connection) -> None:
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY,"
+        " applied_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')))"
+    )
+    applied = {r[0] for r in conn.execute("SELECT version FROM schema_migrations")}
+    for version, sql in migrations():
+        if version in applied:
+            continue
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in sql.split(";\n"):
+                if statement.strip():
+                    conn.execute(statement)
+            conn.execute("INSERT INTO schema_migrations (version) VALUES (?)", (version,))
+            conn.execute("COMMIT")
+        except sqlite3.Error:
+            conn.execute("ROLLBACK")
+            raise
+        log.info("applied store migration %d", version)
+
+
 @dataclass
 class _Pending:
     job: WriteJob
@@ -78,27 +103,25 @@ class _LogBuffer:
         del self.entries[mark[0] :], self.objects[mark[1] :]
         del self.parties[mark[2] :], self.nodes[mark[3] :]
 
-    async def flush(self, conn: aiosqlite.Connection) -> None:
-        if self.entries:
-            await conn.executemany(
-                "INSERT INTO log_entries (idx, entry, recorded_at, actor, action, outcome)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                self.entries,
-            )
-        if self.objects:
-            await conn.executemany(
-                "INSERT OR IGNORE INTO log_objects (object_id, idx) VALUES (?, ?)", self.objects
-            )
-        if self.parties:
-            await conn.executemany(
-                "INSERT OR IGNORE INTO log_parties (party, idx) VALUES (?, ?)", self.parties
-            )
-        if self.nodes:
-            await conn.executemany("INSERT INTO log_nodes (id, hash) VALUES (?, ?)", self.nodes)
+    def flush(self, conn: sqlite3.Connection) -> None:
+        conn.executemany(
+            "INSERT INTO log_entries (idx, entry, recorded_at, actor, action, outcome)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            self.entries,
+        )
+        conn.executemany(
+            "INSERT OR IGNORE INTO log_objects (object_id, idx) VALUES (?, ?)", self.objects
+        )
+        conn.executemany(
+            "INSERT OR IGNORE INTO log_parties (party, idx) VALUES (?, ?)", self.parties
+        )
+        conn.executemany("INSERT INTO log_nodes (id, hash) VALUES (?, ?)", self.nodes)
 
 
 class _SqliteTransaction:
-    def __init__(self, conn: aiosqlite.Connection, frontier: Frontier, log: _LogBuffer) -> None:
+    """The Transaction a job sees; runs on the writer thread only."""
+
+    def __init__(self, conn: sqlite3.Connection, frontier: Frontier, log: _LogBuffer) -> None:
         self._conn = conn
         self._frontier = frontier
         self._log = log
@@ -114,47 +137,43 @@ class _SqliteTransaction:
         self._log.parties.extend((p, index) for p in event.parties)
         return index, entry
 
-    async def save_checkpoint(self, checkpoint: StoredCheckpoint, signed_at: str) -> None:
-        await self._conn.execute(
+    def save_checkpoint(self, checkpoint: StoredCheckpoint, signed_at: str) -> None:
+        self._conn.execute(
             "INSERT OR IGNORE INTO checkpoints (tree_size, root, note, signed_at)"
             " VALUES (?, ?, ?, ?)",
             (checkpoint.tree_size, checkpoint.root, checkpoint.note, signed_at),
         )
 
-    async def denial_state(self, reference: str) -> DenialState | None:
-        rows = await self._conn.execute_fetchall(
+    def denial_state(self, reference: str) -> DenialState | None:
+        row = self._conn.execute(
             "SELECT d.reference, d.issuer, d.regime, d.issuing_state, d.version, d.status,"
             " d.valid_until, v.record, d.renewed_on FROM denials d"
             " JOIN denial_versions v ON v.seq = d.latest_seq WHERE d.reference = ?",
             (reference,),
+        ).fetchone()
+        if row is None:
+            return None
+        return DenialState(
+            reference=row[0],
+            issuer=row[1],
+            regime=row[2],
+            issuing_state=row[3],
+            version=row[4],
+            status=row[5],
+            valid_until=row[6],
+            latest_record=row[7],
+            renewed_on=row[8],
         )
-        for r in rows:
-            return DenialState(
-                reference=r[0],
-                issuer=r[1],
-                regime=r[2],
-                issuing_state=r[3],
-                version=r[4],
-                status=r[5],
-                valid_until=r[6],
-                latest_record=r[7],
-                renewed_on=r[8],
-            )
-        return None
 
-    async def save_version(self, row: DenialRow, record: bytes) -> int:
-        """Upsert the denial's index row and append the version; returns the version's seq."""
-        existing = await self._conn.execute_fetchall(
+    def save_version(self, row: DenialRow, record: bytes) -> int:
+        found = self._conn.execute(
             "SELECT id FROM denials WHERE reference = ?", (row.reference,)
-        )
-        ids = [r[0] for r in existing]
-        if ids:
-            denial_id = ids[0]
-        else:
-            inserted = await self._conn.execute_fetchall(
+        ).fetchone()
+        if found is None:
+            denial_id = self._conn.execute(
                 "INSERT INTO denials (reference, issuer, issuing_state, regime,"
                 " destination_country, status, valid_until, renewed_on, version, latest_seq)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, -1) RETURNING id",
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, -1)",
                 (
                     row.reference,
                     row.issuer,
@@ -166,15 +185,15 @@ class _SqliteTransaction:
                     row.renewed_on,
                     row.version,
                 ),
-            )
-            denial_id = next(iter(inserted))[0]
-        seq_rows = await self._conn.execute_fetchall(
-            "INSERT INTO denial_versions (denial_id, version, regime, record) VALUES (?, ?, ?, ?)"
-            " RETURNING seq",
+            ).lastrowid
+        else:
+            denial_id = found[0]
+        seq = self._conn.execute(
+            "INSERT INTO denial_versions (denial_id, version, regime, record) VALUES (?, ?, ?, ?)",
             (denial_id, row.version, row.regime, record),
-        )
-        seq = int(next(iter(seq_rows))[0])
-        await self._conn.execute(
+        ).lastrowid
+        assert seq is not None
+        self._conn.execute(
             "UPDATE denials SET destination_country = ?, status = ?, valid_until = ?,"
             " renewed_on = ?, version = ?, latest_seq = ? WHERE id = ?",
             (
@@ -190,6 +209,10 @@ class _SqliteTransaction:
         return seq
 
 
+_Outcome = tuple[bytes | None, EcxError | None]
+_T = TypeVar("_T")
+
+
 class SqliteStore:
     """The embedded store. Use as an async context manager."""
 
@@ -197,7 +220,8 @@ class SqliteStore:
         self._path = path
         self._batch_max = batch_max
         self._queue: asyncio.Queue[_Pending | None] = asyncio.Queue()
-        self._writer_conn: aiosqlite.Connection | None = None
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store-writer")
+        self._conn: sqlite3.Connection | None = None  # used on the writer thread only
         self._reader: aiosqlite.Connection | None = None
         self._writer_task: asyncio.Task[None] | None = None
         self._frontier = Frontier()
@@ -216,13 +240,20 @@ class SqliteStore:
     ) -> None:
         await self.close()
 
+    def _open_writer(self) -> None:
+        conn = sqlite3.connect(self._path, isolation_level=None)
+        for pragma in _PRAGMAS:
+            conn.execute(pragma)
+        _migrate(conn)
+        self._conn = conn
+
+    async def _on_writer(self, fn: Callable[..., _T], *args: object) -> _T:
+        return await asyncio.get_running_loop().run_in_executor(self._thread, fn, *args)
+
     async def open(self) -> None:
         self._path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            self._writer_conn = await aiosqlite.connect(self._path, isolation_level=None)
-            for pragma in _PRAGMAS:
-                await self._writer_conn.execute(pragma)
-            await self._migrate(self._writer_conn)
+            await self._on_writer(self._open_writer)
             self._reader = await aiosqlite.connect(self._path, isolation_level=None)
             for pragma in _PRAGMAS[2:]:
                 await self._reader.execute(pragma)
@@ -247,33 +278,13 @@ class SqliteStore:
             await self._queue.put(None)
             await self._writer_task
             self._writer_task = None
-        for conn in (self._reader, self._writer_conn):
-            if conn is not None:
-                await conn.close()
-        self._reader = self._writer_conn = None
-
-    async def _migrate(self, conn: aiosqlite.Connection) -> None:
-        await conn.execute(
-            "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY,"
-            " applied_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')))"
-        )
-        applied = {
-            r[0] for r in await conn.execute_fetchall("SELECT version FROM schema_migrations")
-        }
-        for version, sql in migrations():
-            if version in applied:
-                continue
-            await conn.execute("BEGIN IMMEDIATE")
-            try:
-                for statement in sql.split(";\n"):
-                    if statement.strip():
-                        await conn.execute(statement)
-                await conn.execute("INSERT INTO schema_migrations (version) VALUES (?)", (version,))
-                await conn.execute("COMMIT")
-            except sqlite3.Error:
-                await conn.execute("ROLLBACK")
-                raise
-            log.info("applied store migration %d", version)
+        if self._reader is not None:
+            await self._reader.close()
+            self._reader = None
+        if self._conn is not None:
+            await self._on_writer(self._conn.close)
+            self._conn = None
+        self._thread.shutdown(wait=True)
 
     async def _submit(self, pending: _Pending) -> bytes:
         if self._writer_task is None or self._writer_task.done():
@@ -292,7 +303,7 @@ class SqliteStore:
     async def record(self, events: Iterable[Event]) -> list[int]:
         batch = list(events)
 
-        async def job(tx: Transaction) -> bytes:
+        def job(tx: Transaction) -> bytes:
             indexes = [tx.append_event(event)[0] for event in batch]
             return b",".join(str(i).encode() for i in indexes)
 
@@ -303,8 +314,6 @@ class SqliteStore:
         return self._head
 
     async def _run_writer(self) -> None:
-        conn = self._writer_conn
-        assert conn is not None
         stopping = False
         while not stopping:
             first = await self._queue.get()
@@ -317,72 +326,79 @@ class SqliteStore:
                     stopping = True
                     break
                 batch.append(item)
-            await self._commit_batch(conn, batch)
+            try:
+                result = await self._on_writer(self._commit_batch, batch)
+            except sqlite3.Error as e:
+                log.error("store commit failed: %s", e)
+                failure = StoreUnavailable("store write failed; retry with the same request_id")
+                for pending in batch:
+                    if not pending.done.done():
+                        pending.done.set_exception(failure)
+                continue
+            outcomes, head = result
+            self._head = head
+            self.commits += 1
+            for pending, (response, error) in zip(batch, outcomes, strict=True):
+                if pending.done.done():
+                    continue
+                if error is not None:
+                    pending.done.set_exception(error)
+                else:
+                    assert response is not None
+                    pending.done.set_result(response)
 
-    async def _commit_batch(self, conn: aiosqlite.Connection, batch: list[_Pending]) -> None:
-        outcomes: list[tuple[_Pending, bytes | None, BaseException | None]] = []
+    def _commit_batch(self, batch: list[_Pending]) -> tuple[list[_Outcome], tuple[int, bytes]]:
+        """One transaction for the whole batch, each job in its own savepoint (writer thread)."""
+        conn = self._conn
+        assert conn is not None
+        outcomes: list[_Outcome] = []
         batch_mark = self._frontier.mark()
         buffer = _LogBuffer()
         tx = _SqliteTransaction(conn, self._frontier, buffer)
         try:
-            await conn.execute("BEGIN IMMEDIATE")
+            conn.execute("BEGIN IMMEDIATE")
             for pending in batch:
                 job_mark = (self._frontier.mark(), buffer.mark())
-                await conn.execute("SAVEPOINT job")
+                conn.execute("SAVEPOINT job")
                 try:
-                    response = await self._run_job(conn, tx, pending)
+                    outcomes.append((self._run_job(conn, tx, pending), None))
                 except sqlite3.Error:
                     raise
                 except Exception as e:
-                    if not isinstance(e, EcxError):
+                    if isinstance(e, EcxError):
+                        error = e
+                    else:
                         log.exception("write job failed")
-                        e = StoreUnavailable("write failed")
-                    await conn.execute("ROLLBACK TO job")
+                        error = StoreUnavailable("write failed")
+                    conn.execute("ROLLBACK TO job")
                     self._frontier.reset(job_mark[0])
                     buffer.truncate(job_mark[1])
-                    outcomes.append((pending, None, e))
-                else:
-                    outcomes.append((pending, response, None))
-                await conn.execute("RELEASE job")
-            await buffer.flush(conn)
-            await conn.execute("COMMIT")
-            self.commits += 1
-        except sqlite3.Error as e:
-            log.error("store commit failed: %s", e)
+                    outcomes.append((None, error))
+                conn.execute("RELEASE job")
+            buffer.flush(conn)
+            conn.execute("COMMIT")
+        except sqlite3.Error:
             self._frontier.reset(batch_mark)
             with contextlib.suppress(sqlite3.Error):
-                await conn.execute("ROLLBACK")
-            failure = StoreUnavailable("store write failed; retry with the same request_id")
-            for pending in batch:
-                if not pending.done.done():
-                    pending.done.set_exception(failure)
-            return
-        self._head = (self._frontier.size, self._frontier.root())
-        for pending, result, error in outcomes:
-            if pending.done.done():
-                continue
-            if error is not None:
-                pending.done.set_exception(error)
-            else:
-                assert result is not None
-                pending.done.set_result(result)
+                conn.execute("ROLLBACK")
+            raise
+        return outcomes, (self._frontier.size, self._frontier.root())
 
-    async def _run_job(
-        self, conn: aiosqlite.Connection, tx: _SqliteTransaction, pending: _Pending
-    ) -> bytes:
+    @staticmethod
+    def _run_job(conn: sqlite3.Connection, tx: _SqliteTransaction, pending: _Pending) -> bytes:
         if pending.idempotency is None:
-            return await pending.job(tx)
+            return pending.job(tx)
         caller, request_id, method, digest = pending.idempotency
-        rows = await conn.execute_fetchall(
+        row = conn.execute(
             "SELECT request_sha256, response FROM idempotency WHERE caller = ? AND request_id = ?",
             (caller, request_id),
-        )
-        for stored_digest, response in rows:
-            if stored_digest != digest:
+        ).fetchone()
+        if row is not None:
+            if row[0] != digest:
                 raise RequestIdReused()
-            return bytes(response)
-        response = await pending.job(tx)
-        await conn.execute(
+            return bytes(row[1])
+        response = pending.job(tx)
+        conn.execute(
             "INSERT INTO idempotency (caller, request_id, method, request_sha256, response,"
             " created_at) VALUES (?, ?, ?, ?, ?, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))",
             (caller, request_id, method, digest, response),
@@ -507,17 +523,21 @@ class SqliteStore:
         return [(r[0], r[1]) for r in rows]
 
     async def changes(
-        self, regimes: frozenset[int], after_seq: int, batch: int
-    ) -> AsyncIterator[list[tuple[int, bytes]]]:
-        if not regimes:
+        self, regimes: frozenset[int] | None, after_seq: int, batch: int
+    ) -> AsyncIterator[list[tuple[int, str, bytes]]]:
+        if regimes is not None and not regimes:
             return
-        marks = ",".join("?" * len(regimes))
+        # Walk versions in seq order by primary key; "+regime" keeps SQLite off the regime
+        # index, which would read the range in another order and sort it.
+        sql = _CHANGES_SQL
+        if regimes is not None:
+            sql += f" AND +v.regime IN ({','.join('?' * len(regimes))})"
+        sql += " ORDER BY v.seq LIMIT ?"
         while True:
             rows = await self._read().execute_fetchall(
-                f"{_CHANGES_SQL} AND regime IN ({marks}) ORDER BY seq LIMIT ?",
-                (after_seq, *sorted(regimes), batch),
+                sql, (after_seq, *sorted(regimes or ()), batch)
             )
-            page = [(int(r[0]), bytes(r[1])) for r in rows]
+            page = [(int(r[0]), str(r[1]), bytes(r[2])) for r in rows]
             if not page:
                 return
             yield page
@@ -534,7 +554,10 @@ _STATUS_SQL = {
     _REVOKED: "d.status = 2",
 }
 _LIST_SQL = "SELECT d.id, v.record FROM denials d JOIN denial_versions v ON v.seq = d.latest_seq"
-_CHANGES_SQL = "SELECT seq, record FROM denial_versions WHERE seq > ?"
+_CHANGES_SQL = (
+    "SELECT v.seq, d.issuer, v.record FROM denial_versions v JOIN denials d ON d.id = v.denial_id"
+    " WHERE v.seq > ?"
+)
 _ENTRIES_SQL = "SELECT idx, entry FROM log_entries WHERE idx >= ? AND idx < ? ORDER BY idx LIMIT ?"
 _READER_ENTRIES_SQL = (
     "SELECT idx, entry FROM log_entries WHERE idx >= ? AND idx < ?"

@@ -17,6 +17,7 @@ from client.merkle import (
     check_consistency,
     check_inclusion,
     leaf_hash,
+    merkle_root,
     verify_consistency,
     verify_inclusion,
 )
@@ -99,6 +100,7 @@ def test_roots_agree_for_every_size(stored: dict[NodeKey, bytes]) -> None:
         assert span_hash(Span(0, n), stored) == expected, n
         assert frontier.root() == expected, n
         assert builder.root() == expected, n
+        assert merkle_root(LEAVES[:n]) == expected, n
         assert Frontier(n, stored).root() == expected, n
 
 

@@ -92,10 +92,12 @@ class GetEntriesRequest(_message.Message):
     def __init__(self, start: _Optional[int] = ..., end: _Optional[int] = ...) -> None: ...
 
 class GetEntriesResponse(_message.Message):
-    __slots__ = ("entries",)
+    __slots__ = ("indexes", "entries")
+    INDEXES_FIELD_NUMBER: _ClassVar[int]
     ENTRIES_FIELD_NUMBER: _ClassVar[int]
-    entries: _containers.RepeatedCompositeFieldContainer[LoggedEntry]
-    def __init__(self, entries: _Optional[_Iterable[_Union[LoggedEntry, _Mapping]]] = ...) -> None: ...
+    indexes: _containers.RepeatedScalarFieldContainer[int]
+    entries: _containers.RepeatedScalarFieldContainer[bytes]
+    def __init__(self, indexes: _Optional[_Iterable[int]] = ..., entries: _Optional[_Iterable[bytes]] = ...) -> None: ...
 
 class QueryLogRequest(_message.Message):
     __slots__ = ("since", "until", "actor", "action", "object_id", "outcome", "page_size", "page_token")

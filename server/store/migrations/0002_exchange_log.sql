@@ -22,6 +22,7 @@ CREATE TABLE log_parties (
     idx INTEGER NOT NULL,
     PRIMARY KEY (party, idx)
 ) WITHOUT ROWID;
+CREATE INDEX log_parties_by_idx ON log_parties (idx);
 
 -- Root of the perfect subtree at (level, index), keyed as level << 40 | index.
 CREATE TABLE log_nodes (
