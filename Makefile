@@ -23,7 +23,7 @@ test: $(STAMP)
 	$(PY) -m pytest -q tests
 
 bench: $(STAMP)
-	$(PY) -m pytest -q -p no:cacheprovider tests/bench -s --timeout 3600
+	ECX_BENCH_FULL=1 $(PY) -m pytest -q -p no:cacheprovider tests/bench -s --timeout 3600
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -10,6 +10,7 @@ import asyncio
 import base64
 import binascii
 import datetime as dt
+import logging
 from collections.abc import AsyncIterator
 
 from cryptography.hazmat.primitives.asymmetric import ed25519
@@ -32,6 +33,7 @@ from server.domain.participants import Caller, Role
 from server.errors import InfrastructureError, InvalidArgument
 from server.store import LogFilter, Store, StoredCheckpoint, Transaction
 
+log = logging.getLogger(__name__)
 _PAGE_PREFIX = b"ecx-log:"
 _MAX_PAGE = 1000
 _ENTRY_BATCH = 4096
@@ -71,25 +73,21 @@ class ExchangeLog:
     async def checkpoint(self) -> tuple[StoredCheckpoint, str]:
         """The signed checkpoint for the current tree, signing a new one if the tree grew.
 
-        Never signs a tree that does not extend the last signed checkpoint.
+        Never signs a tree that does not extend the last signed checkpoint, nor any tree while
+        the stored log is damaged: then the last checkpoint signed stays the answer, so clients
+        can still verify against it and find the damage.
         """
         async with self._signing:
-            size, root = self._store.tree_head()
             last = await self._store.latest_checkpoint()
-            if last is not None and last.tree_size == size:
-                if last.root != root:
-                    raise LogIntegrityError("stored log differs from its last signed checkpoint")
+            problem = await self._integrity_problem(last)
+            if problem is not None:
+                log.error("exchange log: %s; not signing", problem)
+                if last is None:
+                    raise LogIntegrityError(problem)
                 return last, self.verifier_key
-            if last is not None and last.tree_size > 0:  # every tree extends the empty one
-                if last.tree_size > size:
-                    raise LogIntegrityError("stored log is shorter than its last signed checkpoint")
-                proof = await self.proof(consistency_spans(last.tree_size, size))
-                try:
-                    verify_consistency(last.tree_size, size, proof, last.root, root)
-                except ProofError as e:
-                    raise LogIntegrityError(
-                        "stored log is inconsistent with its last signed checkpoint"
-                    ) from e
+            size, root = self._store.tree_head()
+            if last is not None and last.tree_size == size:
+                return last, self.verifier_key
             note = sign_checkpoint(Checkpoint(self.origin, size, root), self.origin, self._key)
             stored = StoredCheckpoint(size, root, note)
             signed_at = self._clock.now().isoformat()
@@ -100,6 +98,24 @@ class ExchangeLog:
 
             await self._store.append(job)
             return stored, self.verifier_key
+
+    async def _integrity_problem(self, last: StoredCheckpoint | None) -> str | None:
+        """Why the current tree must not be signed, if it must not."""
+        if self._store.integrity_problem:
+            return f"stored log is damaged: {self._store.integrity_problem}"
+        size, root = self._store.tree_head()
+        if last is None or last.tree_size == 0:  # every tree extends the empty one
+            return None
+        if last.tree_size > size:
+            return "stored log is shorter than its last signed checkpoint"
+        if last.tree_size == size:
+            return None if last.root == root else "stored log differs from its last checkpoint"
+        proof = await self.proof(consistency_spans(last.tree_size, size))
+        try:
+            verify_consistency(last.tree_size, size, proof, last.root, root)
+        except ProofError:
+            return "stored log is inconsistent with its last signed checkpoint"
+        return None
 
     async def get_checkpoint(
         self, caller: Caller, request: audit_pb2.GetCheckpointRequest

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+import functools
 import hashlib
 import re
 from collections.abc import AsyncIterator
@@ -431,8 +432,10 @@ class DenialExchange:
                 # The stored records are serialized Denial messages: the response is written
                 # directly, field 1 (changes) per record and field 2 (cursor), with no re-encoding.
                 cursor = str(page[-1][0]).encode()
-                parts = [b"\x0a" + _varint(len(record)) + record for _, _, record in page]
-                parts.append(b"\x12" + _varint(len(cursor)) + cursor)
+                parts: list[bytes] = []
+                for _, _, record in page:
+                    parts += (b"\x0a", _varint(len(record)), record)
+                parts += (b"\x12", _varint(len(cursor)), cursor)
                 response = b"".join(parts)
                 owners.update(issuer for _, issuer, _ in page)
                 digest.update(response)
@@ -516,8 +519,9 @@ def _change(value: int) -> denial_pb2.DenialChange:
     return cast(denial_pb2.DenialChange, value)
 
 
+@functools.lru_cache(maxsize=4096)
 def _varint(value: int) -> bytes:
-    """Protobuf base-128 varint."""
+    """Protobuf base-128 varint (record lengths repeat, hence the cache)."""
     out = bytearray()
     while value > 0x7F:
         out.append((value & 0x7F) | 0x80)

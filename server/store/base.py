@@ -81,6 +81,9 @@ WriteJob = Callable[[Transaction], bytes]
 class Store(Protocol):
     """One writer with group commit; reads from a snapshot of committed data."""
 
+    # Why the stored log cannot be trusted, if a check at open found a problem.
+    integrity_problem: str | None
+
     async def write(
         self, caller: str, request_id: str, method: str, request_sha256: bytes, job: WriteJob
     ) -> bytes:

@@ -209,6 +209,20 @@ class _SqliteTransaction:
         return seq
 
 
+def _scan_log(conn: sqlite3.Connection) -> str | None:
+    """Check every stored entry against its stored leaf hash, in index order, at start-up."""
+    rows = conn.execute(
+        "SELECT e.idx, e.entry, n.hash FROM log_entries e LEFT JOIN log_nodes n ON n.id = e.idx"
+        " ORDER BY e.idx"
+    )
+    for expected, (index, entry, stored) in enumerate(rows):
+        if index != expected:
+            return f"entry {expected} is missing"
+        if stored != leaf_hash(entry):
+            return f"entry {index} does not match its leaf hash"
+    return None
+
+
 _Outcome = tuple[bytes | None, EcxError | None]
 _T = TypeVar("_T")
 
@@ -227,6 +241,8 @@ class SqliteStore:
         self._frontier = Frontier()
         self._head: tuple[int, bytes] = (0, self._frontier.root())
         self.commits = 0
+        # Set at open if stored entries do not match the stored tree.
+        self.integrity_problem: str | None = None
 
     async def __aenter__(self) -> SqliteStore:
         await self.open()
@@ -246,6 +262,11 @@ class SqliteStore:
             conn.execute(pragma)
         _migrate(conn)
         self._conn = conn
+        self.integrity_problem = _scan_log(conn)
+        if self.integrity_problem:
+            log.error(
+                "exchange log integrity: %s; no checkpoint will be signed", self.integrity_problem
+            )
 
     async def _on_writer(self, fn: Callable[..., _T], *args: object) -> _T:
         return await asyncio.get_running_loop().run_in_executor(self._thread, fn, *args)
@@ -533,17 +554,24 @@ class SqliteStore:
         if regimes is not None:
             sql += f" AND +v.regime IN ({','.join('?' * len(regimes))})"
         sql += " ORDER BY v.seq LIMIT ?"
-        while True:
-            rows = await self._read().execute_fetchall(
-                sql, (after_seq, *sorted(regimes or ()), batch)
-            )
-            page = [(int(r[0]), str(r[1]), bytes(r[2])) for r in rows]
-            if not page:
-                return
-            yield page
-            after_seq = page[-1][0]
-            if len(page) < batch:
-                return
+        reader = self._read()
+        extra = sorted(regimes or ())
+
+        async def fetch(after: int) -> list[tuple[int, str, bytes]]:
+            rows = await reader.execute_fetchall(sql, (after, *extra, batch))
+            return [(r[0], r[1], r[2]) for r in rows]
+
+        page = await fetch(after_seq)
+        while page:
+            # Read the next page while the caller sends this one.
+            following = asyncio.ensure_future(fetch(page[-1][0])) if len(page) == batch else None
+            try:
+                yield page
+            except BaseException:
+                if following is not None:
+                    following.cancel()
+                raise
+            page = await following if following is not None else []
 
 
 # Stored status is ACTIVE or REVOKED; EXPIRED is ACTIVE past valid_until (see effective_status).
