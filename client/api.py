@@ -344,7 +344,10 @@ class AuditClient:
     async def entries(self, start: int, end: int) -> AsyncIterator[list[audit_pb2.LoggedEntry]]:
         """Like entry_batches, as LoggedEntry messages."""
         async for indexes, entries in self.entry_batches(start, end):
-            yield [audit_pb2.LoggedEntry(index=i, entry=e) for i, e in zip(indexes, entries, strict=True)]
+            yield [
+                audit_pb2.LoggedEntry(index=i, entry=e)
+                for i, e in zip(indexes, entries, strict=True)
+            ]
 
     async def query(
         self, request: audit_pb2.QueryLogRequest

@@ -78,7 +78,9 @@ async def _prefix_consistent(
     return check_consistency(m, checkpoint.size, proof, root, checkpoint.root).ok
 
 
-async def _first_bad_leaf(audit: AuditClient, leaves: Sequence[bytes], checkpoint: Checkpoint) -> int:
+async def _first_bad_leaf(
+    audit: AuditClient, leaves: Sequence[bytes], checkpoint: Checkpoint
+) -> int:
     """Smallest index whose entry breaks consistency with the signed tree (binary search)."""
     lo, hi = 1, len(leaves)  # prefix `hi` is known bad
     while lo < hi:
