@@ -36,7 +36,7 @@ from server.store import LogFilter, Store, StoredCheckpoint, Transaction
 log = logging.getLogger(__name__)
 _PAGE_PREFIX = b"ecx-log:"
 _MAX_PAGE = 1000
-_ENTRY_BATCH = 4096
+_ENTRY_BATCH = 16384
 
 
 class LogIntegrityError(InfrastructureError):
@@ -171,9 +171,8 @@ class ExchangeLog:
         async for page in self._store.log_entries(
             request.start, request.end, _reader(caller), _ENTRY_BATCH
         ):
-            yield audit_pb2.GetEntriesResponse(
-                indexes=[i for i, _ in page], entries=[e for _, e in page]
-            )
+            indexes, entries = zip(*page, strict=True)
+            yield audit_pb2.GetEntriesResponse(indexes=indexes, entries=entries)
 
     async def query_log(
         self, caller: Caller, request: audit_pb2.QueryLogRequest

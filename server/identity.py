@@ -9,6 +9,8 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import logging
+import math
+import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
@@ -27,10 +29,14 @@ log = logging.getLogger(__name__)
 class RevocationList:
     """The network CA's CRL, re-read when the file changes."""
 
+    # A replaced CRL file takes effect within this many seconds.
+    RECHECK_SECONDS = 1.0
+
     def __init__(self, path: Path | None, ca_cert: x509.Certificate) -> None:
         self._path = path
         self._ca = ca_cert
         self._mtime_ns = -1
+        self._checked = -math.inf
         self._serials: frozenset[int] = frozenset()
         self._next_update: dt.datetime | None = None
         self.refresh()
@@ -38,6 +44,10 @@ class RevocationList:
     def refresh(self) -> None:
         if self._path is None:
             return
+        now = time.monotonic()
+        if now - self._checked < self.RECHECK_SECONDS:
+            return
+        self._checked = now
         try:
             mtime = self._path.stat().st_mtime_ns
         except OSError as e:

@@ -11,13 +11,13 @@ import asyncio
 import contextlib
 import logging
 import sqlite3
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from types import TracebackType
-from typing import TypeVar
+from typing import Any, TypeVar, cast
 
 import aiosqlite
 
@@ -444,18 +444,19 @@ class SqliteStore:
     async def log_entries(
         self, start: int, end: int, reader: str | None, batch: int
     ) -> AsyncIterator[list[tuple[int, bytes]]]:
-        while start < end:
-            sql, params = (
-                (_ENTRIES_SQL, [start, end, batch])
-                if reader is None
-                else (_READER_ENTRIES_SQL, [start, end, reader, reader, batch])
+        conn = self._read()
+
+        async def fetch(after: int) -> list[tuple[int, bytes]]:
+            params: list[object] = [after, end, batch]
+            if reader is not None:
+                params[2:2] = [reader, reader]
+            rows = await conn.execute_fetchall(
+                _ENTRIES_SQL if reader is None else _READER_ENTRIES_SQL, params
             )
-            rows = await self._read().execute_fetchall(sql, params)
-            page = [(int(r[0]), bytes(r[1])) for r in rows]
-            if not page:
-                return
+            return cast(list[tuple[int, bytes]], rows)
+
+        async for page in _prefetching(fetch, start, batch):
             yield page
-            start = page[-1][0] + 1
 
     async def log_entry(self, index: int) -> tuple[bytes, str, list[str]] | None:
         rows = await self._read().execute_fetchall(
@@ -554,24 +555,37 @@ class SqliteStore:
         if regimes is not None:
             sql += f" AND +v.regime IN ({','.join('?' * len(regimes))})"
         sql += " ORDER BY v.seq LIMIT ?"
-        reader = self._read()
+        conn = self._read()
         extra = sorted(regimes or ())
 
         async def fetch(after: int) -> list[tuple[int, str, bytes]]:
-            rows = await reader.execute_fetchall(sql, (after, *extra, batch))
-            return [(r[0], r[1], r[2]) for r in rows]
+            rows = await conn.execute_fetchall(sql, (after, *extra, batch))
+            return cast(list[tuple[int, str, bytes]], rows)
 
-        page = await fetch(after_seq)
-        while page:
-            # Read the next page while the caller sends this one.
-            following = asyncio.ensure_future(fetch(page[-1][0])) if len(page) == batch else None
-            try:
-                yield page
-            except BaseException:
-                if following is not None:
-                    following.cancel()
-                raise
-            page = await following if following is not None else []
+        async for page in _prefetching(fetch, after_seq + 1, batch):
+            yield page
+
+
+_Row = TypeVar("_Row", bound=tuple[Any, ...])
+
+
+async def _prefetching(
+    fetch: Callable[[int], Awaitable[list[_Row]]], start: int, batch: int
+) -> AsyncIterator[list[_Row]]:
+    """Pages from `fetch(first position)`, reading the next page while the caller uses this one.
+
+    Each row starts with its position; a short page is the last.
+    """
+    page = await fetch(start)
+    while page:
+        following = asyncio.ensure_future(fetch(page[-1][0] + 1)) if len(page) == batch else None
+        try:
+            yield page
+        except BaseException:
+            if following is not None:
+                following.cancel()
+            raise
+        page = await following if following is not None else []
 
 
 # Stored status is ACTIVE or REVOKED; EXPIRED is ACTIVE past valid_until (see effective_status).
@@ -584,7 +598,7 @@ _STATUS_SQL = {
 _LIST_SQL = "SELECT d.id, v.record FROM denials d JOIN denial_versions v ON v.seq = d.latest_seq"
 _CHANGES_SQL = (
     "SELECT v.seq, d.issuer, v.record FROM denial_versions v JOIN denials d ON d.id = v.denial_id"
-    " WHERE v.seq > ?"
+    " WHERE v.seq >= ?"
 )
 _ENTRIES_SQL = "SELECT idx, entry FROM log_entries WHERE idx >= ? AND idx < ? ORDER BY idx LIMIT ?"
 _READER_ENTRIES_SQL = (
