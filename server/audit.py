@@ -36,7 +36,7 @@ from server.store import LogFilter, Store, StoredCheckpoint, Transaction
 log = logging.getLogger(__name__)
 _PAGE_PREFIX = b"ecx-log:"
 _MAX_PAGE = 1000
-_ENTRY_BATCH = 16384
+_ENTRY_BATCH = 4096
 
 
 class LogIntegrityError(InfrastructureError):
