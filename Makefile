@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PKI := certs/dev
 
-.PHONY: run test bench lint proto pki clean
+.PHONY: run test bench eval lint proto pki clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,9 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	ECX_BENCH_FULL=1 $(PY) -m pytest -q -p no:cacheprovider tests/bench -s --timeout 3600
+
+eval: $(STAMP)
+	$(PY) -m tests.eval.run_eval
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -14,6 +14,7 @@ from cryptography import x509
 
 from client.checkpoint import DEFAULT_ORIGIN, Checkpoint, verify_checkpoint
 from client.envelope import (
+    CONSULTATION_PAYLOAD_TYPE,
     DENIAL_CHANGE_PAYLOAD_TYPE,
     DENIAL_PAYLOAD_TYPE,
     EnvelopeError,
@@ -29,6 +30,8 @@ from client.merkle import leaf_hash, verify_inclusion
 from ecx.v1 import (
     audit_pb2,
     audit_pb2_grpc,
+    consultation_pb2,
+    consultation_pb2_grpc,
     denial_pb2,
     denial_pb2_grpc,
     participant_pb2,
@@ -63,6 +66,7 @@ class EcxClient:
         self._participants: Any = None
         self._denials: Any = None
         self._audit: Any = None
+        self._consultations: Any = None
         self._keys: dict[str, tuple[str, VerifyingKey]] | None = None
         self._states: dict[str, str] = {}
 
@@ -80,6 +84,7 @@ class EcxClient:
         self._participants = participant_pb2_grpc.ParticipantServiceStub(self._channel)
         self._denials = denial_pb2_grpc.DenialServiceStub(self._channel)
         self._audit = audit_pb2_grpc.AuditServiceStub(self._channel)
+        self._consultations = consultation_pb2_grpc.ConsultationServiceStub(self._channel)
         return self
 
     async def __aexit__(
@@ -95,6 +100,10 @@ class EcxClient:
     @property
     def audit(self) -> AuditClient:
         return AuditClient(self)
+
+    @property
+    def consultations(self) -> ConsultationClient:
+        return ConsultationClient(self)
 
     async def _call(self, call: Callable[..., Awaitable[T]], request: object) -> T:
         try:
@@ -395,3 +404,151 @@ class AuditClient:
         if object_id not in entry.object_ids or entry.outcome != "OK":
             raise VerificationError(f"log entry {denial.log_index} is not about {object_id}")
         return checkpoint
+
+
+class ConsultationClient:
+    """Screening and consultation calls of an open EcxClient; every step is signed here."""
+
+    def __init__(self, client: EcxClient) -> None:
+        self._client = client
+
+    async def screen(
+        self,
+        transaction: consultation_pb2.Transaction,
+        *,
+        include_inactive: bool = False,
+        max_results: int = 0,
+    ) -> consultation_pb2.ScreenTransactionResponse:
+        c = self._client
+        request = consultation_pb2.ScreenTransactionRequest(
+            transaction=transaction, include_inactive=include_inactive, max_results=max_results
+        )
+        response: consultation_pb2.ScreenTransactionResponse = await c._call(
+            c._consultations.ScreenTransaction, request
+        )
+        return response
+
+    async def _step(
+        self,
+        method: str,
+        statement: consultation_pb2.ConsultationStatement,
+        request_id: str | None,
+    ) -> consultation_pb2.Consultation:
+        c = self._client
+        envelope = sign(
+            statement.SerializeToString(deterministic=True),
+            CONSULTATION_PAYLOAD_TYPE,
+            c.identity.require_signing_key(),
+        )
+        request = consultation_pb2.ConsultationStepRequest(
+            request_id=request_id or new_request_id(), envelope=envelope
+        )
+        response: consultation_pb2.ConsultationResponse = await c._call(
+            getattr(c._consultations, method), request
+        )
+        return response.consultation
+
+    async def open(
+        self,
+        reference: str,
+        denial_references: list[str],
+        transaction: consultation_pb2.Transaction,
+        message: str,
+        contact: str,
+        *,
+        request_id: str | None = None,
+    ) -> consultation_pb2.Consultation:
+        statement = consultation_pb2.ConsultationStatement(
+            reference=reference,
+            opening=consultation_pb2.ConsultationOpening(
+                denial_references=denial_references,
+                transaction=transaction,
+                message=message,
+                contact=contact,
+            ),
+        )
+        return await self._step("OpenConsultation", statement, request_id)
+
+    async def respond(
+        self, reference: str, position: int, explanation: str, *, request_id: str | None = None
+    ) -> consultation_pb2.Consultation:
+        statement = consultation_pb2.ConsultationStatement(
+            reference=reference,
+            answer=consultation_pb2.ConsultationAnswer(
+                position=position,  # type: ignore[arg-type]
+                explanation=explanation,
+            ),
+        )
+        return await self._step("RespondToConsultation", statement, request_id)
+
+    async def extend(
+        self, reference: str, new_deadline: dt.date, reason: str, *, request_id: str | None = None
+    ) -> consultation_pb2.Consultation:
+        statement = consultation_pb2.ConsultationStatement(
+            reference=reference,
+            extension=consultation_pb2.DeadlineExtension(
+                new_deadline=new_deadline.isoformat(), reason=reason
+            ),
+        )
+        return await self._step("ExtendConsultation", statement, request_id)
+
+    async def decide(
+        self, reference: str, decision: int, reasoning: str, *, request_id: str | None = None
+    ) -> consultation_pb2.Consultation:
+        statement = consultation_pb2.ConsultationStatement(
+            reference=reference,
+            decision=consultation_pb2.ConsultationDecision(
+                decision=decision,  # type: ignore[arg-type]
+                reasoning=reasoning,
+            ),
+        )
+        return await self._step("RecordDecision", statement, request_id)
+
+    async def get(self, reference: str) -> consultation_pb2.Consultation:
+        c = self._client
+        response: consultation_pb2.GetConsultationResponse = await c._call(
+            c._consultations.GetConsultation,
+            consultation_pb2.GetConsultationRequest(reference=reference),
+        )
+        return response.consultation
+
+    async def list(
+        self, *, role: int = 0, state: int = 0, overdue_only: bool = False, page_size: int = 0
+    ) -> AsyncIterator[consultation_pb2.Consultation]:
+        c = self._client
+        token = ""
+        while True:
+            request = consultation_pb2.ListConsultationsRequest(
+                role=role,  # type: ignore[arg-type]
+                state=state,  # type: ignore[arg-type]
+                overdue_only=overdue_only,
+                page_size=page_size,
+                page_token=token,
+            )
+            response: consultation_pb2.ListConsultationsResponse = await c._call(
+                c._consultations.ListConsultations, request
+            )
+            for consultation in response.consultations:
+                yield consultation
+            token = response.next_page_token
+            if not token:
+                return
+
+    async def verify(self, consultation: consultation_pb2.Consultation) -> None:
+        """Every step was signed by the party the hub names, over the bytes recorded."""
+        keys = await self._client.signing_keys()
+        for event in consultation.events:
+            try:
+                verified = verify_envelope(event.envelope, CONSULTATION_PAYLOAD_TYPE, keys)
+            except EnvelopeError as e:
+                raise VerificationError(f"{consultation.reference} v{event.version}: {e}") from e
+            if verified.signer != event.signer:
+                raise VerificationError(
+                    f"{consultation.reference} v{event.version}: signed by {verified.signer},"
+                    f" hub says {event.signer}"
+                )
+            statement = consultation_pb2.ConsultationStatement.FromString(verified.payload)
+            if statement.reference != consultation.reference:
+                raise VerificationError(
+                    f"{consultation.reference}: a step names another consultation"
+                )

@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from client import cli_audit, cli_denials, cli_participants
+from client import cli_audit, cli_consult, cli_denials, cli_participants
 from client.api import DEFAULT_SERVER, EcxClient
 from client.errors import EcxClientError, RemoteError
 from client.identity import Identity
@@ -40,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_participants.register(nouns)
     cli_denials.register(nouns)
     cli_audit.register(nouns)
+    cli_consult.register(nouns)
     return parser
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from google.protobuf import json_format
 from google.protobuf.message import Message
@@ -15,8 +15,16 @@ from ecx.v1 import denial_pb2
 _INT64_FIELDS = {"value_eur", "log_index"}
 
 
+M = TypeVar("M", bound=Message)
+
+
 def load_payload(path: Path) -> denial_pb2.DenialPayload:
     """Read a DenialPayload from a protobuf-JSON file (field names as in the exchange's spec)."""
+    return load_json(path, denial_pb2.DenialPayload())
+
+
+def load_json(path: Path, message: M) -> M:
+    """Read a protobuf-JSON file into `message`; a one-line error names what is wrong."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except OSError as e:
@@ -26,7 +34,7 @@ def load_payload(path: Path) -> denial_pb2.DenialPayload:
     except json.JSONDecodeError as e:
         raise EcxClientError(f"{path}: not JSON ({e.msg} at line {e.lineno})") from e
     try:
-        return json_format.ParseDict(data, denial_pb2.DenialPayload())
+        return json_format.ParseDict(data, message)
     except json_format.ParseError as e:
         # The parser's first line names the field; the rest lists fields in another spelling.
         raise EcxClientError(f"{path}: {str(e).splitlines()[0]}") from e

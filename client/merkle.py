@@ -174,6 +174,19 @@ def check_consistency(
     return ProofCheck(True)
 
 
+def fold_subtrees(roots: Sequence[bytes]) -> bytes:
+    """MTH of a tree given the roots of its perfect subtrees, largest (leftmost) first.
+
+    RFC 9162 §2.1.1 splits at the largest power of two, so the tree is the right fold.
+    """
+    if not roots:
+        return EMPTY_ROOT
+    h = roots[-1]
+    for left in reversed(roots[:-1]):
+        h = node_hash(left, h)
+    return h
+
+
 def merkle_root(leaves: Sequence[bytes]) -> bytes:
     """MTH of a whole list of leaf hashes, level by level (RFC 9162 §2.1.1).
 
@@ -213,9 +226,4 @@ class TreeBuilder:
         self.size += 1
 
     def root(self) -> bytes:
-        if not self._stack:
-            return EMPTY_ROOT
-        h = self._stack[-1][1]
-        for _, left in reversed(self._stack[:-1]):
-            h = node_hash(left, h)
-        return h
+        return fold_subtrees([h for _, h in self._stack])

@@ -13,17 +13,20 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from ecx.v1 import audit_pb2, denial_pb2, participant_pb2
+from ecx.v1 import audit_pb2, consultation_pb2, denial_pb2, participant_pb2
 from server.audit import ExchangeLog
 from server.clock import Clock, SystemClock
 from server.config import HubConfig
+from server.consultations import ConsultationDesk
 from server.denials import DenialExchange
+from server.domain.consultations import ConsultationRules
 from server.domain.denials import DenialRules
 from server.errors import ConfigError
 from server.identity import Authenticator, RevocationList
 from server.participants import ParticipantDirectory
 from server.registry import Registry
 from server.rpc import RpcGate
+from server.screening import Screener
 from server.store.sqlite import SqliteStore
 
 log = logging.getLogger(__name__)
@@ -32,6 +35,7 @@ SERVICES = (
     participant_pb2.DESCRIPTOR.services_by_name["ParticipantService"],
     denial_pb2.DESCRIPTOR.services_by_name["DenialService"],
     audit_pb2.DESCRIPTOR.services_by_name["AuditService"],
+    consultation_pb2.DESCRIPTOR.services_by_name["ConsultationService"],
 )
 
 
@@ -95,6 +99,13 @@ class Hub:
                 DenialRules(validity_years=cfg.validity_years),
             ),
             ExchangeLog(self.store, self.clock, log_key, cfg.log_origin),
+            ConsultationDesk(
+                self.store,
+                registry,
+                self.clock,
+                ConsultationRules(answer_days=cfg.consultation_answer_days),
+                Screener(self.store, self.clock),
+            ),
         )
         age_ms = cfg.limits.max_connection_age_seconds * 1000
         server = grpc.aio.server(

@@ -40,6 +40,7 @@ class HubConfig:
     log_origin: str = "ecx.eu/exchange-log"
     limits: Limits = field(default_factory=Limits)
     validity_years: int = 3
+    consultation_answer_days: int = 21
 
     @classmethod
     def load(cls, path: Path) -> HubConfig:
@@ -98,7 +99,11 @@ class HubConfig:
         validity = section("denials").get("validity_years", 3)
         if not isinstance(validity, int) or not 1 <= validity <= 10:
             raise ConfigError("[denials] validity_years must be an integer 1-10")
+        answer_days = section("consultations").get("answer_days", 21)
+        if not isinstance(answer_days, int) or not 1 <= answer_days <= 365:
+            raise ConfigError("[consultations] answer_days must be an integer 1-365")
         return cls(
+            consultation_answer_days=answer_days,
             listen=listen,
             tls=TlsConfig(
                 cert=required_path("tls", "cert"),

@@ -33,7 +33,9 @@ from server.errors import (
     NotFound,
     PermissionDenied,
 )
+from server.reads import record_read
 from server.registry import Registry
+from server.screening import screening_names
 from server.store import DenialFilter, DenialRow, Store, Transaction, WriteJob
 
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
@@ -83,23 +85,6 @@ class DenialExchange:
             )
         return verified
 
-    async def _log_read(
-        self, caller: Caller, action: str, objects: list[str], parties: set[str], digest: bytes
-    ) -> None:
-        """Reads of confidential content are exchange events too: who saw which versions."""
-        await self._store.record(
-            [
-                Event(
-                    time=self._clock.now(),
-                    actor=caller.id,
-                    action=action,
-                    object_ids=tuple(objects),
-                    payload_sha256=digest,
-                    parties=tuple(sorted(parties)),
-                )
-            ]
-        )
-
     async def submit_denial(
         self, caller: Caller, request: denial_pb2.SubmitDenialRequest
     ) -> denial_pb2.DenialResponse:
@@ -114,11 +99,12 @@ class DenialExchange:
             rules=self._rules,
         )
         until = rules.valid_until(content.denial_date, None, self._rules)
+        names = screening_names(content.payload)
 
         def job(tx: Transaction) -> bytes:
             if tx.denial_state(content.reference) is not None:
                 raise AlreadyExists(f"denial {content.reference} already exists")
-            return self._record(
+            response = self._record(
                 tx,
                 caller,
                 "SubmitDenial",
@@ -137,6 +123,8 @@ class DenialExchange:
                 renewed_on="",
                 digest_of=verified.payload,
             )
+            tx.index_for_screening(content.reference, names)
+            return response
 
         return await self._write(
             caller,
@@ -167,10 +155,12 @@ class DenialExchange:
                 "reference", "the payload's reference must equal the request's"
             )
 
+        names = screening_names(content.payload)
+
         def job(tx: Transaction) -> bytes:
             current = self._current(tx, caller, request.reference)
             until = rules.check_amendment(current, content, today, self._rules)
-            return self._record(
+            response = self._record(
                 tx,
                 caller,
                 "AmendDenial",
@@ -189,6 +179,8 @@ class DenialExchange:
                 renewed_on=current.renewed_on,
                 digest_of=verified.payload,
             )
+            tx.index_for_screening(current.reference, names)
+            return response
 
         return await self._write(
             caller,
@@ -368,7 +360,9 @@ class DenialExchange:
             )
             response.versions.append(latest)
         shown = response.versions or [latest]
-        await self._log_read(
+        await record_read(
+            self._store,
+            self._clock,
             caller,
             "GetDenial",
             [_object_id(d) for d in shown],
@@ -405,7 +399,9 @@ class DenialExchange:
         )
         if len(rows) > size:
             response.next_page_token = _encode_page_token(rows[size - 1][0])
-        await self._log_read(
+        await record_read(
+            self._store,
+            self._clock,
             caller,
             "ListDenials",
             [_object_id(d) for d in response.denials],
@@ -442,8 +438,14 @@ class DenialExchange:
                 yield response
                 last = page[-1][0]
         finally:
-            await self._log_read(
-                caller, "SyncDenials", [f"denial-changes:{after}-{last}"], owners, digest.digest()
+            await record_read(
+                self._store,
+                self._clock,
+                caller,
+                "SyncDenials",
+                [f"denial-changes:{after}-{last}"],
+                owners,
+                digest.digest(),
             )
 
     @staticmethod

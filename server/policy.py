@@ -7,7 +7,7 @@ so authorization is decided in one place.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 
 from ecx.v1 import denial_pb2
 from server.domain.participants import Caller, Role
@@ -33,6 +33,19 @@ RPC_ROLES: Mapping[str, frozenset[Role]] = {
     "/ecx.v1.AuditService/GetConsistencyProof": _EVERYONE,
     "/ecx.v1.AuditService/GetEntries": _EVERYONE,
     "/ecx.v1.AuditService/QueryLog": _EVERYONE,
+}
+
+_CONSULTATION_PARTIES = frozenset({Role.AUTHORITY, Role.COMMISSION})
+RPC_ROLES = {
+    **RPC_ROLES,
+    "/ecx.v1.ConsultationService/ScreenTransaction": _AUTHORITIES,
+    "/ecx.v1.ConsultationService/OpenConsultation": _AUTHORITIES,
+    "/ecx.v1.ConsultationService/RespondToConsultation": _AUTHORITIES,
+    "/ecx.v1.ConsultationService/ExtendConsultation": _AUTHORITIES,
+    "/ecx.v1.ConsultationService/RecordDecision": _AUTHORITIES,
+    # The Commission reads the consultations it is notified of (dual-use grants).
+    "/ecx.v1.ConsultationService/GetConsultation": _CONSULTATION_PARTIES,
+    "/ecx.v1.ConsultationService/ListConsultations": _CONSULTATION_PARTIES,
 }
 
 # Health and reflection carry no exchange data: any caller with a network certificate may use them.
@@ -74,3 +87,18 @@ def authorize_denial_change(caller: Caller, issuer: str, regime: int, reference:
         raise PermissionDenied(
             f"denial {reference} belongs to {issuer}; only its issuer may change it"
         )
+
+
+def authorize_consultation_read(
+    caller: Caller, requester: str, responder: str, notified: Collection[str], reference: str
+) -> None:
+    """Consultations are bilateral: the two parties, and those notified of the decision.
+    Anyone else is told it does not exist."""
+    if caller.id not in (requester, responder) and caller.id not in notified:
+        raise NotFound(f"no consultation {reference}")
+
+
+def authorize_consultation_step(caller: Caller, party: str, verb: str, reference: str) -> None:
+    """Only the denying authority answers or extends; only the consulting authority decides."""
+    if caller.id != party:
+        raise PermissionDenied(f"only {party} {verb} in consultation {reference}")

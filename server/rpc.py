@@ -40,6 +40,10 @@ def _serialize(response: Message | bytes) -> bytes:
     return response if isinstance(response, bytes) else response.SerializeToString()
 
 
+# What the `reference` field of a request names, per service, for the log of a refused call.
+_OBJECT_KINDS = {"DenialService": "denial", "ConsultationService": "consultation"}
+
+
 def _snake(name: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 
@@ -82,11 +86,15 @@ class RpcGate:
         self, method: str, who: str, request: Message, code: grpc.StatusCode
     ) -> None:
         reference = getattr(request, "reference", "")
+        service = method.split("/")[1].rsplit(".", 1)[-1]
+        kind = _OBJECT_KINDS.get(service)
         event = Event(
             time=self._clock.now(),
             actor=who if who != "-" else UNAUTHENTICATED_ACTOR,
             action=method.rsplit("/", 1)[-1],
-            object_ids=(f"denial:{reference}",) if isinstance(reference, str) and reference else (),
+            object_ids=(f"{kind}:{reference}",)
+            if kind and isinstance(reference, str) and reference
+            else (),
             payload_sha256=hashlib.sha256(request.SerializeToString(deterministic=True)).digest(),
             outcome=code.name,
         )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from google.protobuf import unknown_fields
@@ -94,7 +95,7 @@ def effective_status(stored: int, valid_until: str, today: dt.date) -> int:
     return stored
 
 
-class _Checker:
+class FieldChecker:
     """Collects every violation in a payload so the caller sees them all at once."""
 
     def __init__(self) -> None:
@@ -178,7 +179,7 @@ class DenialContent:
     ) -> DenialContent:
         """Validate every field; `check_age=False` leaves the validity period to the caller
         (an amendment of a renewed denial may keep an old denial date)."""
-        c = _Checker()
+        c = FieldChecker()
         issuing_state = c.country("issuing_state", p.issuing_state)
         if issuing_state and issuing_state != caller_state:
             c.fail("issuing_state", "must be the calling authority's member state")
@@ -215,15 +216,15 @@ class DenialContent:
 
         if not p.HasField("end_user"):
             c.fail("end_user", "is required")
-        _check_party(c, "end_user", p.end_user, required=True)
+        check_party(c, "end_user", p.end_user, required=True)
         if p.HasField("consignee"):
-            _check_party(c, "consignee", p.consignee, required=False)
+            check_party(c, "consignee", p.consignee, required=False)
 
         c.text("end_use", p.end_use, required=False, limit=MAX_TEXT, multiline=True)
         c.text(
             "goods_description", p.goods_description, required=True, limit=MAX_TEXT, multiline=True
         )
-        _check_entries(c, p)
+        check_entries(c, "control_entries", p.regime, p.control_entries)
         c.text("quantity", p.quantity, required=False, limit=100)
         if p.value_eur < 0:
             c.fail("value_eur", "must not be negative")
@@ -234,7 +235,7 @@ class DenialContent:
         return cls(p.reference, p.regime, issuing_state, destination, denial_date, p)
 
 
-def _check_party(c: _Checker, field: str, party: denial_pb2.Party, *, required: bool) -> None:
+def check_party(c: FieldChecker, field: str, party: denial_pb2.Party, *, required: bool) -> None:
     c.text(f"{field}.name", party.name, required=required, limit=MAX_SHORT)
     c.country(f"{field}.country", party.country, required=required or bool(party.name))
     c.text(f"{field}.address", party.address, required=False, limit=MAX_ADDRESS, multiline=True)
@@ -244,13 +245,14 @@ def _check_party(c: _Checker, field: str, party: denial_pb2.Party, *, required: 
         c.text(f"{field}.aliases[{i}]", alias, required=True, limit=MAX_SHORT)
 
 
-def _check_entries(c: _Checker, p: denial_pb2.DenialPayload) -> None:
-    if not p.control_entries:
-        c.fail("control_entries", "at least one control-list entry is required")
+def check_entries(c: FieldChecker, field: str, regime: int, entries: Sequence[str]) -> None:
+    """Control-list entries in the format of the regime's list, at least one, no repeats."""
+    if not entries:
+        c.fail(field, "at least one control-list entry is required")
         return
-    if len(p.control_entries) > MAX_ENTRIES:
-        c.fail("control_entries", f"more than {MAX_ENTRIES} entries")
-    military = p.regime == denial_pb2.MILITARY
+    if len(entries) > MAX_ENTRIES:
+        c.fail(field, f"more than {MAX_ENTRIES} entries")
+    military = regime == denial_pb2.MILITARY
     pattern, name = (
         (_ML_ENTRY, "a Military List entry like ML10.a")
         if military
@@ -260,15 +262,15 @@ def _check_entries(c: _Checker, p: denial_pb2.DenialPayload) -> None:
         )
     )
     seen: set[str] = set()
-    for i, entry in enumerate(p.control_entries):
+    for i, entry in enumerate(entries):
         if not pattern.fullmatch(entry):
-            c.fail(f"control_entries[{i}]", f"must be {name}")
+            c.fail(f"{field}[{i}]", f"must be {name}")
         elif entry in seen:
-            c.fail(f"control_entries[{i}]", "duplicate entry")
+            c.fail(f"{field}[{i}]", "duplicate entry")
         seen.add(entry)
 
 
-def _check_reasons(c: _Checker, p: denial_pb2.DenialPayload) -> None:
+def _check_reasons(c: FieldChecker, p: denial_pb2.DenialPayload) -> None:
     if not p.reasons:
         c.fail("reasons", "at least one reason is required")
         return
@@ -321,7 +323,7 @@ class StatusChange:
             raise InvalidArgument.field("envelope.payload", "not a DenialStatusChange") from e
         if has_unknown_fields(p):
             raise InvalidArgument.field("envelope.payload", "carries fields unknown to the hub")
-        c = _Checker()
+        c = FieldChecker()
         if p.reference != reference:
             c.fail("envelope.payload.reference", "must equal the request's reference")
         if p.change != expected:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from client.merkle import EMPTY_ROOT, largest_power_of_two_below, node_hash
+from client.merkle import fold_subtrees, largest_power_of_two_below, node_hash
 
 NodeKey = tuple[int, int]  # (level, index)
 
@@ -43,13 +43,7 @@ def perfect_subtrees(span: Span) -> list[NodeKey]:
 
 def span_hash(span: Span, nodes: Mapping[NodeKey, bytes]) -> bytes:
     """MTH(D[start:end]) from stored nodes: perfect subtrees folded from the right."""
-    keys = perfect_subtrees(span)
-    if not keys:
-        return EMPTY_ROOT
-    h = nodes[keys[-1]]
-    for key in reversed(keys[:-1]):
-        h = node_hash(nodes[key], h)
-    return h
+    return fold_subtrees([nodes[key] for key in perfect_subtrees(span)])
 
 
 def inclusion_spans(leaf_index: int, tree_size: int) -> list[Span]:
@@ -132,9 +126,4 @@ class Frontier:
         return created
 
     def root(self) -> bytes:
-        if not self._stack:
-            return EMPTY_ROOT
-        h = self._stack[-1][1]
-        for _, left in reversed(self._stack[:-1]):
-            h = node_hash(left, h)
-        return h
+        return fold_subtrees([h for _, h in self._stack])

@@ -1,9 +1,13 @@
 """Storage behind one typed interface; SQLite is the embedded default."""
 
 from server.store.base import (
+    ConsultationFilter,
+    ConsultationRow,
     DenialFilter,
     DenialRow,
     LogFilter,
+    ScreeningNames,
+    ScreeningRow,
     Store,
     StoredCheckpoint,
     Transaction,
@@ -11,9 +15,13 @@ from server.store.base import (
 )
 
 __all__ = [
+    "ConsultationFilter",
+    "ConsultationRow",
     "DenialFilter",
     "DenialRow",
     "LogFilter",
+    "ScreeningNames",
+    "ScreeningRow",
     "Store",
     "StoredCheckpoint",
     "Transaction",

@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
+from server.domain.consultations import ConsultationState
 from server.domain.denials import DenialState
 from server.domain.exchange_log import Event
 from server.domain.merkle import NodeKey
@@ -24,6 +25,32 @@ class DenialRow:
     valid_until: str
     renewed_on: str
     version: int
+
+
+@dataclass(frozen=True)
+class ScreeningNames:
+    """A denial's names for screening: (field, name, serialized match key), blocking tokens and
+    control entries."""
+
+    names: tuple[tuple[str, str, str], ...]
+    tokens: frozenset[str]
+    control_entries: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ScreeningRow:
+    """What screening compares for one candidate denial."""
+
+    reference: str
+    issuer: str
+    issuing_state: str
+    regime: int
+    destination_country: str
+    status: int
+    valid_until: str
+    version: int
+    control_entries: tuple[str, ...]
+    names: tuple[tuple[str, str, str], ...]
 
 
 @dataclass(frozen=True)
@@ -58,6 +85,31 @@ class StoredCheckpoint:
     note: str
 
 
+@dataclass(frozen=True)
+class ConsultationRow:
+    """The index columns of a consultation."""
+
+    reference: str
+    requester: str
+    responder: str
+    regime: int
+    state: int
+    answer_deadline: str
+    opened_on: str
+    decision: int
+    version: int
+
+
+@dataclass(frozen=True)
+class ConsultationFilter:
+    """ListConsultations: the caller's role in them (0: any), state (0: any), overdue only."""
+
+    participant: str
+    role: int = 0
+    state: int = 0
+    overdue_on: str = ""
+
+
 class Transaction(Protocol):
     """What a write job may do inside the writer's transaction; jobs run on the writer's
     thread, so they are plain functions that must not touch the event loop."""
@@ -68,11 +120,21 @@ class Transaction(Protocol):
         """Upsert the denial's index row and append the version record; returns its seq."""
         ...
 
+    def index_for_screening(self, reference: str, names: ScreeningNames) -> None:
+        """Replace the denial's screening names and tokens with those of its latest content."""
+        ...
+
     def append_event(self, event: Event) -> tuple[int, bytes]:
         """Add an event to the exchange log in this transaction; returns (log index, entry)."""
         ...
 
     def save_checkpoint(self, checkpoint: StoredCheckpoint, signed_at: str) -> None: ...
+
+    def consultation_state(self, reference: str) -> ConsultationState | None: ...
+
+    def save_consultation(
+        self, row: ConsultationRow, record: bytes, notified: Iterable[str]
+    ) -> None: ...
 
 
 WriteJob = Callable[[Transaction], bytes]
@@ -120,6 +182,21 @@ class Store(Protocol):
         ...
 
     async def latest_checkpoint(self) -> StoredCheckpoint | None: ...
+
+    async def screening_candidates(
+        self, tokens: Iterable[str], limit: int, max_token_share: float
+    ) -> tuple[list[ScreeningRow], int]:
+        """Denials sharing the most blocking tokens with the query (tokens held by more than
+        `max_token_share` of all denials are too common to block on); and the denial count."""
+        ...
+
+    async def consultation(self, reference: str) -> tuple[bytes, list[str]] | None:
+        """(record, notified participants) of one consultation."""
+        ...
+
+    async def list_consultations(
+        self, flt: ConsultationFilter, after_id: int, limit: int
+    ) -> list[tuple[int, bytes]]: ...
 
     async def denial_versions(self, reference: str) -> list[tuple[int, bytes]]:
         """(regime, record) of every version, oldest first."""

@@ -22,14 +22,19 @@ from typing import Any, TypeVar, cast
 import aiosqlite
 
 from client.merkle import leaf_hash
+from server.domain.consultations import ConsultationState
 from server.domain.denials import DenialState
 from server.domain.exchange_log import Event, encode_entry, utc_text
 from server.domain.merkle import Frontier, NodeKey, Span, node_id, node_key, perfect_subtrees
 from server.errors import EcxError, RequestIdReused, StoreUnavailable
 from server.store.base import (
+    ConsultationFilter,
+    ConsultationRow,
     DenialFilter,
     DenialRow,
     LogFilter,
+    ScreeningNames,
+    ScreeningRow,
     StoredCheckpoint,
     Transaction,
     WriteJob,
@@ -142,6 +147,60 @@ class _SqliteTransaction:
             "INSERT OR IGNORE INTO checkpoints (tree_size, root, note, signed_at)"
             " VALUES (?, ?, ?, ?)",
             (checkpoint.tree_size, checkpoint.root, checkpoint.note, signed_at),
+        )
+
+    def consultation_state(self, reference: str) -> ConsultationState | None:
+        row = self._conn.execute(
+            "SELECT reference, requester, responder, regime, state, answer_deadline, opened_on,"
+            " decision, version, record FROM consultations WHERE reference = ?",
+            (reference,),
+        ).fetchone()
+        return None if row is None else ConsultationState(*row)
+
+    def save_consultation(
+        self, row: ConsultationRow, record: bytes, notified: Iterable[str]
+    ) -> None:
+        self._conn.execute(
+            "INSERT INTO consultations (reference, requester, responder, regime, state,"
+            " answer_deadline, opened_on, decision, version, record)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (reference) DO UPDATE SET"
+            " state = excluded.state, answer_deadline = excluded.answer_deadline,"
+            " decision = excluded.decision, version = excluded.version, record = excluded.record",
+            (
+                row.reference,
+                row.requester,
+                row.responder,
+                row.regime,
+                row.state,
+                row.answer_deadline,
+                row.opened_on,
+                row.decision,
+                row.version,
+                record,
+            ),
+        )
+        self._conn.executemany(
+            "INSERT OR IGNORE INTO consultation_notified (participant, consultation_id)"
+            " SELECT ?, id FROM consultations WHERE reference = ?",
+            [(p, row.reference) for p in notified],
+        )
+
+    def index_for_screening(self, reference: str, names: ScreeningNames) -> None:
+        row = self._conn.execute("SELECT id FROM denials WHERE reference = ?", (reference,))
+        (denial_id,) = row.fetchone()
+        self._conn.execute("DELETE FROM denial_names WHERE denial_id = ?", (denial_id,))
+        self._conn.execute("DELETE FROM denial_tokens WHERE denial_id = ?", (denial_id,))
+        self._conn.executemany(
+            "INSERT INTO denial_names (denial_id, field, name, match_key) VALUES (?, ?, ?, ?)",
+            [(denial_id, *n) for n in names.names],
+        )
+        self._conn.executemany(
+            "INSERT INTO denial_tokens (token, denial_id) VALUES (?, ?)",
+            [(t, denial_id) for t in names.tokens],
+        )
+        self._conn.execute(
+            "UPDATE denials SET control_entries = ? WHERE id = ?",
+            (" ".join(names.control_entries), denial_id),
         )
 
     def denial_state(self, reference: str) -> DenialState | None:
@@ -491,6 +550,104 @@ class SqliteStore:
         conditions = " AND ".join(where)
         rows = await self._read().execute_fetchall(
             f"SELECT e.idx, e.entry FROM log_entries e WHERE {conditions} ORDER BY e.idx LIMIT ?",  # noqa: S608
+            params,
+        )
+        return [(int(r[0]), bytes(r[1])) for r in rows]
+
+    async def screening_candidates(
+        self, tokens: Iterable[str], limit: int, max_token_share: float
+    ) -> tuple[list[ScreeningRow], int]:
+        conn = self._read()
+        wanted = sorted(set(tokens))
+        total = int(next(iter(await conn.execute_fetchall("SELECT COUNT(*) FROM denials")))[0])
+        if not wanted or total == 0:
+            return [], total
+        marks = ",".join("?" * len(wanted))
+        counts = await conn.execute_fetchall(
+            f"SELECT token, COUNT(*) FROM denial_tokens WHERE token IN ({marks})"  # noqa: S608
+            " GROUP BY token",
+            wanted,
+        )
+        ceiling = max(50, int(total * max_token_share))
+        usable = [t for t, n in counts if n <= ceiling]
+        if not usable:
+            return [], total
+        marks = ",".join("?" * len(usable))
+        hits = await conn.execute_fetchall(
+            f"SELECT denial_id FROM denial_tokens WHERE token IN ({marks})"  # noqa: S608
+            " GROUP BY denial_id ORDER BY COUNT(*) DESC, denial_id LIMIT ?",
+            [*usable, limit],
+        )
+        ids = [r[0] for r in hits]
+        if not ids:
+            return [], total
+        marks = ",".join("?" * len(ids))
+        names: dict[int, list[tuple[str, str, str]]] = {}
+        for denial_id, which, name, key in await conn.execute_fetchall(
+            f"SELECT denial_id, field, name, match_key FROM denial_names"  # noqa: S608
+            f" WHERE denial_id IN ({marks})",
+            ids,
+        ):
+            names.setdefault(denial_id, []).append((which, name, key))
+        rows = await conn.execute_fetchall(
+            "SELECT id, reference, issuer, issuing_state, regime, destination_country, status,"  # noqa: S608
+            f" valid_until, version, control_entries FROM denials WHERE id IN ({marks})",
+            ids,
+        )
+        found = [
+            ScreeningRow(
+                reference=r[1],
+                issuer=r[2],
+                issuing_state=r[3],
+                regime=r[4],
+                destination_country=r[5],
+                status=r[6],
+                valid_until=r[7],
+                version=r[8],
+                control_entries=tuple(r[9].split()),
+                names=tuple(names.get(r[0], ())),
+            )
+            for r in rows
+        ]
+        return found, total
+
+    async def consultation(self, reference: str) -> tuple[bytes, list[str]] | None:
+        rows = await self._read().execute_fetchall(
+            "SELECT c.record, (SELECT group_concat(participant, ' ') FROM consultation_notified n"
+            " WHERE n.consultation_id = c.id) FROM consultations c WHERE c.reference = ?",
+            (reference,),
+        )
+        for record, notified in rows:
+            return bytes(record), notified.split() if notified else []
+        return None
+
+    async def list_consultations(
+        self, flt: ConsultationFilter, after_id: int, limit: int
+    ) -> list[tuple[int, bytes]]:
+        me = flt.participant
+        notified = (
+            "c.id IN (SELECT consultation_id FROM consultation_notified WHERE participant = ?)"
+        )
+        roles: dict[int, tuple[str, list[object]]] = {
+            1: ("c.requester = ?", [me]),
+            2: ("c.responder = ?", [me]),
+            3: (notified, [me]),
+        }
+        where, params = roles.get(
+            flt.role, (f"(c.requester = ? OR c.responder = ? OR {notified})", [me, me, me])
+        )
+        conditions = [where, "c.id > ?"]
+        params = [*params, after_id]
+        if flt.state:
+            conditions.append("c.state = ?")
+            params.append(flt.state)
+        if flt.overdue_on:
+            conditions.append("c.state = 1 AND c.answer_deadline < ?")
+            params.append(flt.overdue_on)
+        params.append(limit)
+        rows = await self._read().execute_fetchall(
+            f"SELECT c.id, c.record FROM consultations c WHERE {' AND '.join(conditions)}"  # noqa: S608
+            " ORDER BY c.id LIMIT ?",
             params,
         )
         return [(int(r[0]), bytes(r[1])) for r in rows]

@@ -1,0 +1,341 @@
+"""ConsultationService: screening and the consultation workflow between two authorities."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable
+from typing import cast
+
+from google.protobuf.message import Message
+
+from client.envelope import CONSULTATION_PAYLOAD_TYPE, EnvelopeError, verify_envelope
+from ecx.v1 import consultation_pb2, denial_pb2
+from server import policy
+from server.clock import Clock
+from server.denials import check_request_id, parse_position, request_digest
+from server.domain import consultations as rules
+from server.domain.denials import effective_status, has_unknown_fields
+from server.domain.exchange_log import Event
+from server.domain.participants import Caller, Role
+from server.errors import (
+    AlreadyExists,
+    BadSignature,
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+)
+from server.reads import record_read
+from server.registry import Registry
+from server.screening import Screener
+from server.store import ConsultationFilter, ConsultationRow, Store, Transaction
+
+_STEPS = {
+    "OpenConsultation": "opening",
+    "RespondToConsultation": "answer",
+    "ExtendConsultation": "extension",
+    "RecordDecision": "decision",
+}
+_PAGE_PREFIX = "c"
+
+
+class ConsultationDesk:
+    """The consultation operations; screening is delegated to a Screener."""
+
+    def __init__(
+        self,
+        store: Store,
+        registry: Registry,
+        clock: Clock,
+        consultation_rules: rules.ConsultationRules,
+        screener: Screener,
+    ) -> None:
+        self._store = store
+        self._registry = registry
+        self._clock = clock
+        self._rules = consultation_rules
+        self._screener = screener
+
+    async def screen_transaction(
+        self, caller: Caller, request: consultation_pb2.ScreenTransactionRequest
+    ) -> consultation_pb2.ScreenTransactionResponse:
+        return await self._screener.screen_transaction(caller, request)
+
+    # Steps
+
+    def _statement(
+        self, caller: Caller, request: consultation_pb2.ConsultationStepRequest, method: str
+    ) -> consultation_pb2.ConsultationStatement:
+        check_request_id(request.request_id)
+        if not request.HasField("envelope"):
+            raise InvalidArgument.field("envelope", "is required")
+        try:
+            verified = verify_envelope(
+                request.envelope, CONSULTATION_PAYLOAD_TYPE, self._registry.signing_keys
+            )
+        except EnvelopeError as e:
+            raise BadSignature.field(e.field, e.reason) from e
+        if verified.signer != caller.id:
+            raise PermissionDenied(
+                f"payload is signed by {verified.signer}, not by the caller {caller.id}"
+            )
+        try:
+            statement = consultation_pb2.ConsultationStatement.FromString(verified.payload)
+        except Exception as e:
+            raise InvalidArgument.field("envelope.payload", "not a ConsultationStatement") from e
+        if has_unknown_fields(statement):
+            raise InvalidArgument.field("envelope.payload", "carries fields unknown to the hub")
+        expected = _STEPS[method]
+        if statement.WhichOneof("step") != expected:
+            raise InvalidArgument.field("envelope.payload", f"must carry the {expected} step")
+        return statement
+
+    async def open_consultation(
+        self, caller: Caller, request: consultation_pb2.ConsultationStepRequest
+    ) -> consultation_pb2.ConsultationResponse:
+        statement = self._statement(caller, request, "OpenConsultation")
+        opening = rules.check_opening(statement, caller.participant.member_state)
+        today = self._clock.now().date()
+
+        def job(tx: Transaction) -> bytes:
+            if tx.consultation_state(opening.reference) is not None:
+                raise AlreadyExists(f"consultation {opening.reference} already exists")
+            denials = []
+            for ref in opening.denial_references:
+                state = tx.denial_state(ref)
+                if state is None:
+                    raise NotFound(f"no denial {ref}")
+                policy.authorize_denial_read(caller, state.regime, ref)
+                status = effective_status(state.status, state.valid_until, today)
+                denials.append((ref, state.issuer, state.regime, status))
+            responder = rules.check_denials_for_opening(denials, opening.regime, caller.id)
+            consultation = consultation_pb2.Consultation(
+                reference=opening.reference,
+                state=consultation_pb2.OPEN,
+                requester=caller.id,
+                responder=responder,
+                regime=cast(denial_pb2.Regime, opening.regime),
+                denial_references=opening.denial_references,
+                answer_deadline=rules.answer_deadline(today, self._rules),
+            )
+            row = _row(consultation, opened_on=today.isoformat())
+            return self._record(tx, caller, "OpenConsultation", consultation, row, request, [])
+
+        return await self._write(caller, "OpenConsultation", request, job)
+
+    async def respond_to_consultation(
+        self, caller: Caller, request: consultation_pb2.ConsultationStepRequest
+    ) -> consultation_pb2.ConsultationResponse:
+        statement = self._statement(caller, request, "RespondToConsultation")
+
+        def job(tx: Transaction) -> bytes:
+            current, consultation = self._current(tx, caller, statement.reference)
+            policy.authorize_consultation_step(
+                caller, current.responder, "answers", current.reference
+            )
+            rules.check_answer(current, statement)
+            consultation.state = consultation_pb2.ANSWERED
+            row = _row(consultation, opened_on=current.opened_on)
+            return self._record(tx, caller, "RespondToConsultation", consultation, row, request, [])
+
+        return await self._write(caller, "RespondToConsultation", request, job)
+
+    async def extend_consultation(
+        self, caller: Caller, request: consultation_pb2.ConsultationStepRequest
+    ) -> consultation_pb2.ConsultationResponse:
+        statement = self._statement(caller, request, "ExtendConsultation")
+
+        def job(tx: Transaction) -> bytes:
+            current, consultation = self._current(tx, caller, statement.reference)
+            policy.authorize_consultation_step(
+                caller, current.responder, "extends", current.reference
+            )
+            consultation.answer_deadline = rules.check_extension(current, statement, self._rules)
+            row = _row(consultation, opened_on=current.opened_on)
+            return self._record(tx, caller, "ExtendConsultation", consultation, row, request, [])
+
+        return await self._write(caller, "ExtendConsultation", request, job)
+
+    async def record_decision(
+        self, caller: Caller, request: consultation_pb2.ConsultationStepRequest
+    ) -> consultation_pb2.ConsultationResponse:
+        statement = self._statement(caller, request, "RecordDecision")
+        today = self._clock.now().date()
+
+        def job(tx: Transaction) -> bytes:
+            current, consultation = self._current(tx, caller, statement.reference)
+            policy.authorize_consultation_step(
+                caller, current.requester, "decides", current.reference
+            )
+            decision = rules.check_decision(current, statement, today, self._rules)
+            consultation.state = consultation_pb2.DECIDED
+            consultation.decision = cast(consultation_pb2.Decision, decision)
+            notified: list[str] = []
+            if decision == consultation_pb2.GRANTED:
+                notified = self._grant_notified(current)
+                consultation.notified[:] = notified
+            row = _row(consultation, opened_on=current.opened_on)
+            return self._record(tx, caller, "RecordDecision", consultation, row, request, notified)
+
+        return await self._write(caller, "RecordDecision", request, job)
+
+    def _grant_notified(self, current: rules.ConsultationState) -> list[str]:
+        """Reg. 2021/821 Art. 16(5): a dual-use grant despite a denial goes to every state and
+        the Commission; CP 2008/944 Art. 4(2): a military one to the denying state."""
+        if current.regime != denial_pb2.DUAL_USE:
+            return [current.responder]
+        everyone = {
+            p.id for p in self._registry.all() if p.has(Role.AUTHORITY) or p.has(Role.COMMISSION)
+        }
+        return sorted((everyone | {current.responder}) - {current.requester})
+
+    def _current(
+        self, tx: Transaction, caller: Caller, reference: str
+    ) -> tuple[rules.ConsultationState, consultation_pb2.Consultation]:
+        current = tx.consultation_state(reference)
+        if current is None:
+            raise NotFound(f"no consultation {reference}")
+        consultation = consultation_pb2.Consultation.FromString(current.record)
+        policy.authorize_consultation_read(
+            caller, current.requester, current.responder, consultation.notified, reference
+        )
+        return current, consultation
+
+    def _record(
+        self,
+        tx: Transaction,
+        caller: Caller,
+        action: str,
+        consultation: consultation_pb2.Consultation,
+        row: ConsultationRow,
+        request: consultation_pb2.ConsultationStepRequest,
+        notified: list[str],
+    ) -> bytes:
+        now = self._clock.now()
+        consultation.version += 1
+        parties = {consultation.requester, consultation.responder, *notified}
+        index, entry = tx.append_event(
+            Event(
+                time=now,
+                actor=caller.id,
+                action=action,
+                object_ids=(f"consultation:{consultation.reference}:v{consultation.version}",),
+                payload_sha256=hashlib.sha256(request.envelope.payload).digest(),
+                parties=tuple(sorted(parties)),
+            )
+        )
+        event = consultation.events.add(
+            version=consultation.version,
+            envelope=request.envelope,
+            signer=caller.id,
+            log_index=index,
+            log_entry=entry,
+        )
+        event.recorded_at.FromDatetime(now)
+        row = ConsultationRow(**{**row.__dict__, "version": consultation.version})
+        tx.save_consultation(row, consultation.SerializeToString(), notified)
+        return consultation_pb2.ConsultationResponse(consultation=consultation).SerializeToString()
+
+    async def _write(
+        self,
+        caller: Caller,
+        method: str,
+        request: consultation_pb2.ConsultationStepRequest,
+        job: Callable[[Transaction], bytes],
+    ) -> consultation_pb2.ConsultationResponse:
+        digest = request_digest(method, request.SerializeToString(deterministic=True))
+        response = await self._store.write(caller.id, request.request_id, method, digest, job)
+        result = consultation_pb2.ConsultationResponse.FromString(response)
+        self._mark_overdue(result.consultation)
+        return result
+
+    def _mark_overdue(self, consultation: consultation_pb2.Consultation) -> None:
+        today = self._clock.now().date()
+        consultation.overdue = rules.is_overdue(
+            consultation.state, consultation.answer_deadline, today
+        )
+
+    # Reads
+
+    async def _log_read(
+        self,
+        caller: Caller,
+        action: str,
+        consultations: Iterable[consultation_pb2.Consultation],
+        response: Message,
+    ) -> None:
+        shown = list(consultations)
+        await record_read(
+            self._store,
+            self._clock,
+            caller,
+            action,
+            [f"consultation:{c.reference}:v{c.version}" for c in shown],
+            {p for c in shown for p in (c.requester, c.responder)},
+            hashlib.sha256(response.SerializeToString(deterministic=True)).digest(),
+        )
+
+    async def get_consultation(
+        self, caller: Caller, request: consultation_pb2.GetConsultationRequest
+    ) -> consultation_pb2.GetConsultationResponse:
+        if not request.reference or len(request.reference) > 65:
+            raise InvalidArgument.field("reference", "a consultation reference is required")
+        found = await self._store.consultation(request.reference)
+        if found is None:
+            raise NotFound(f"no consultation {request.reference}")
+        record, notified = found
+        consultation = consultation_pb2.Consultation.FromString(record)
+        policy.authorize_consultation_read(
+            caller, consultation.requester, consultation.responder, notified, request.reference
+        )
+        self._mark_overdue(consultation)
+        response = consultation_pb2.GetConsultationResponse(consultation=consultation)
+        await self._log_read(caller, "GetConsultation", [consultation], response)
+        return response
+
+    async def list_consultations(
+        self, caller: Caller, request: consultation_pb2.ListConsultationsRequest
+    ) -> consultation_pb2.ListConsultationsResponse:
+        if request.role not in consultation_pb2.ConsultationRole.values():
+            raise InvalidArgument.field("role", "unknown role")
+        if request.state not in consultation_pb2.ConsultationState.values():
+            raise InvalidArgument.field("state", "unknown state")
+        if request.page_size > 500:
+            raise InvalidArgument.field("page_size", "at most 500")
+        after = 0
+        if request.page_token:
+            position = parse_position(request.page_token.removeprefix(_PAGE_PREFIX))
+            if not request.page_token.startswith(_PAGE_PREFIX) or position is None:
+                raise InvalidArgument.field("page_token", "not a token from a previous page")
+            after = position
+        size = request.page_size or 100
+        today = self._clock.now().date()
+        flt = ConsultationFilter(
+            participant=caller.id,
+            role=request.role,
+            state=request.state,
+            overdue_on=today.isoformat() if request.overdue_only else "",
+        )
+        rows = await self._store.list_consultations(flt, after, size + 1)
+        response = consultation_pb2.ListConsultationsResponse()
+        for _, record in rows[:size]:
+            consultation = response.consultations.add()
+            consultation.MergeFromString(record)
+            self._mark_overdue(consultation)
+        if len(rows) > size:
+            response.next_page_token = f"{_PAGE_PREFIX}{rows[size - 1][0]}"
+        await self._log_read(caller, "ListConsultations", response.consultations, response)
+        return response
+
+
+def _row(consultation: consultation_pb2.Consultation, *, opened_on: str) -> ConsultationRow:
+    return ConsultationRow(
+        reference=consultation.reference,
+        requester=consultation.requester,
+        responder=consultation.responder,
+        regime=consultation.regime,
+        state=consultation.state,
+        answer_deadline=consultation.answer_deadline,
+        opened_on=opened_on,
+        decision=consultation.decision,
+        version=consultation.version,
+    )

@@ -1,0 +1,198 @@
+"""ScreenTransaction: denials in force for an essentially identical transaction, with evidence.
+
+Candidates come from an index of blocking tokens over the denials' consignee and end-user names
+and aliases, never from a scan of every denial; each candidate is then compared name by name,
+entry by entry and on destination, and ranked by one overall score. A person decides.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from typing import cast
+
+from ecx.v1 import consultation_pb2, denial_pb2
+from server import policy
+from server.clock import Clock
+from server.domain import names as matching
+from server.domain.consultations import check_screening
+from server.domain.countries import normalize_country
+from server.domain.denials import effective_status
+from server.domain.participants import Caller
+from server.errors import InvalidArgument
+from server.reads import record_read
+from server.store import ScreeningNames, ScreeningRow, Store
+
+# How much each kind of evidence weighs in the overall score.
+NAME_WEIGHT, ENTRY_WEIGHT, DESTINATION_WEIGHT = 0.70, 0.20, 0.10
+ENTRY_SCORES = {"SAME_ENTRY": 1.0, "SAME_SUBTREE": 0.8, "SAME_CATEGORY": 0.5}
+RETRIEVE = 300  # candidates compared per screening
+MAX_TOKEN_SHARE = 0.05  # blocking tokens shared by more denials than this are too common
+MAX_RESULTS = 200
+
+
+def _party_names(prefix: str, party: denial_pb2.Party) -> list[tuple[str, str]]:
+    found = [(prefix, party.name)] if party.name.strip() else []
+    found += [(f"{prefix}.aliases", a) for a in party.aliases if a.strip()]
+    return found
+
+
+def screening_names(payload: denial_pb2.DenialPayload) -> ScreeningNames:
+    """What the screening index keeps of a denial's content; computed when it is recorded."""
+    names = _party_names("end_user", payload.end_user) + _party_names(
+        "consignee", payload.consignee
+    )
+    keyed = [(field, name, matching.name_key(name)) for field, name in names]
+    tokens: set[str] = set()
+    for _, _, key in keyed:
+        tokens |= matching.index_tokens(key)
+    return ScreeningNames(
+        names=tuple((field, name, key.to_json()) for field, name, key in keyed),
+        tokens=frozenset(tokens),
+        control_entries=tuple(payload.control_entries),
+    )
+
+
+def _item(entry: str) -> str:
+    """The list item an entry belongs to: ML10 of ML10.a.1, 3B001 of 3B001.f.4."""
+    return entry.split(".", 1)[0]
+
+
+def entry_relation(query: str, denied: str) -> str | None:
+    """Same entry; same sub-tree (one contains the other, or the same item); same category
+    (Annex I category and group, e.g. 3B); else unrelated."""
+    if query == denied:
+        return "SAME_ENTRY"
+    if (
+        query.startswith(denied + ".")
+        or denied.startswith(query + ".")
+        or _item(query) == _item(denied)
+    ):
+        return "SAME_SUBTREE"
+    if not query.startswith("ML") and not denied.startswith("ML") and query[:2] == denied[:2]:
+        return "SAME_CATEGORY"
+    return None
+
+
+class Screener:
+    """Screens a transaction against the denials in the store's screening index."""
+
+    def __init__(self, store: Store, clock: Clock) -> None:
+        self._store = store
+        self._clock = clock
+
+    async def screen_transaction(
+        self, caller: Caller, request: consultation_pb2.ScreenTransactionRequest
+    ) -> consultation_pb2.ScreenTransactionResponse:
+        if not request.HasField("transaction"):
+            raise InvalidArgument.field("transaction", "is required")
+        if request.max_results > MAX_RESULTS:
+            raise InvalidArgument.field("max_results", f"at most {MAX_RESULTS}")
+        tx = request.transaction
+        check_screening(tx)
+        wanted = request.max_results or 20
+        query = [
+            (field, name, matching.name_key(name))
+            for field, name in _party_names("end_user", tx.end_user)
+            + _party_names("consignee", tx.consignee)
+        ]
+        tokens: set[str] = set()
+        for _, _, key in query:
+            tokens |= matching.index_tokens(key)
+        rows, _ = await self._store.screening_candidates(tokens, RETRIEVE, MAX_TOKEN_SHARE)
+        today = self._clock.now().date()
+        readable = policy.readable_regimes(caller)
+        destination = normalize_country(tx.destination_country) or ""
+        scored = []
+        for row in rows:
+            if row.regime not in readable:
+                continue
+            status = effective_status(row.status, row.valid_until, today)
+            inactive = status != denial_pb2.ACTIVE
+            if inactive and not request.include_inactive:
+                continue
+            candidate = self._compare(query, tx.control_entries, destination, row)
+            if candidate is None:
+                continue
+            candidate.status = cast(denial_pb2.DenialStatus, status)
+            candidate.inactive = inactive
+            candidate.own_state = row.issuing_state == caller.participant.member_state
+            scored.append(candidate)
+        scored.sort(key=lambda c: (-c.score, c.reference))
+        response = consultation_pb2.ScreenTransactionResponse(
+            candidates=scored[:wanted], denials_compared=len(rows)
+        )
+        issuers = {row.reference: row.issuer for row in rows}
+        await record_read(
+            self._store,
+            self._clock,
+            caller,
+            "ScreenTransaction",
+            [f"denial:{c.reference}:v{c.version}" for c in response.candidates],
+            {issuers[c.reference] for c in response.candidates},
+            hashlib.sha256(response.SerializeToString(deterministic=True)).digest(),
+        )
+        return response
+
+    def _compare(
+        self,
+        query: list[tuple[str, str, matching.NameKey]],
+        entries: Iterable[str],
+        destination: str,
+        row: ScreeningRow,
+    ) -> consultation_pb2.ScreeningCandidate | None:
+        evidence: dict[str, consultation_pb2.NameEvidence] = {}
+        for query_field, query_name, query_key in query:
+            side = query_field.split(".", 1)[0]
+            for denial_field, denial_name, stored in row.names:
+                match = matching.match_names(query_key, matching.NameKey.from_json(stored))
+                if match is None or match.score < matching.DEFAULT_THRESHOLD:
+                    continue
+                how = (
+                    "alias"
+                    if (denial_field.endswith(".aliases") or query_field.endswith(".aliases"))
+                    and match.how == "exact"
+                    else match.how
+                )
+                best = evidence.get(side)
+                if best is None or match.score > best.score:
+                    evidence[side] = consultation_pb2.NameEvidence(
+                        field=side,
+                        query_name=query_name,
+                        denial_field=denial_field,
+                        denial_name=denial_name,
+                        how=how,
+                        score=round(match.score, 4),
+                        detail=match.detail,
+                    )
+        if not evidence:
+            return None
+        relations = []
+        for query_entry in entries:
+            for denied in row.control_entries:
+                relation = entry_relation(query_entry, denied)
+                if relation is not None:
+                    relations.append(
+                        consultation_pb2.EntryEvidence(
+                            query_entry=query_entry, denial_entry=denied, relation=relation
+                        )
+                    )
+        name_score = max(e.score for e in evidence.values())
+        entry_score = max((ENTRY_SCORES[r.relation] for r in relations), default=0.0)
+        same_destination = bool(destination) and destination == row.destination_country
+        score = (
+            NAME_WEIGHT * name_score
+            + ENTRY_WEIGHT * entry_score
+            + DESTINATION_WEIGHT * (1.0 if same_destination else 0.0)
+        )
+        return consultation_pb2.ScreeningCandidate(
+            reference=row.reference,
+            issuing_state=row.issuing_state,
+            regime=cast(denial_pb2.Regime, row.regime),
+            score=round(score, 4),
+            names=list(evidence.values()),
+            entries=relations,
+            same_destination=same_destination,
+            destination_country=row.destination_country,
+            version=row.version,
+        )
