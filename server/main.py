@@ -39,6 +39,8 @@ def _quickstart(hub: Hub, config_path: Path) -> str:
         "Act as Germany (DE):",
         f"  {ecx} --server {hub.address} --identity {pki}/de denial list --state NL",
         f"  {ecx} --server {hub.address} --identity {pki}/de denial get NL-2026-0001",
+        f"  {ecx} --server {hub.address} --identity {pki}/de screen"
+        " --file client/examples/transaction-de.json",
         "",
         f"Or set ECX_SERVER={hub.address} and ECX_IDENTITY={pki}/<name>",
         "(names: nl de fr es it commission auditor operator).",
