@@ -7,6 +7,7 @@ entry by entry and on destination, and ranked by one overall score. A person dec
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Iterable
 from typing import cast
@@ -26,9 +27,16 @@ from server.store import ScreeningNames, ScreeningRow, Store
 # How much each kind of evidence weighs in the overall score.
 NAME_WEIGHT, ENTRY_WEIGHT, DESTINATION_WEIGHT = 0.70, 0.20, 0.10
 ENTRY_SCORES = {"SAME_ENTRY": 1.0, "SAME_SUBTREE": 0.8, "SAME_CATEGORY": 0.5}
-RETRIEVE = 300  # candidates compared per screening
+RETRIEVE = 64  # candidates compared per screening, the best-ranked by shared rare tokens
 MAX_TOKEN_SHARE = 0.05  # blocking tokens shared by more denials than this are too common
 MAX_RESULTS = 200
+BLOCK_SEPARATOR = "\x1f"
+
+
+@functools.lru_cache(maxsize=20_000)
+def _stored_key(text: str) -> matching.NameKey:
+    """Decoded match keys of recently compared denials, kept between screenings."""
+    return matching.NameKey.from_json(text)
 
 
 def _party_names(prefix: str, party: denial_pb2.Party) -> list[tuple[str, str]]:
@@ -43,11 +51,13 @@ def screening_names(payload: denial_pb2.DenialPayload) -> ScreeningNames:
         "consignee", payload.consignee
     )
     keyed = [(field, name, matching.name_key(name)) for field, name in names]
-    tokens: set[str] = set()
-    for _, _, key in keyed:
-        tokens |= matching.index_tokens(key)
+    per_name = [matching.index_tokens(key) for _, _, key in keyed]
+    tokens = set().union(*per_name)
     return ScreeningNames(
-        names=tuple((field, name, key.to_json()) for field, name, key in keyed),
+        names=tuple(
+            (field, name, key.to_json(), BLOCK_SEPARATOR.join(sorted(blocks)))
+            for (field, name, key), blocks in zip(keyed, per_name, strict=True)
+        ),
         tokens=frozenset(tokens),
         control_entries=tuple(payload.control_entries),
     )
@@ -92,13 +102,12 @@ class Screener:
         check_screening(tx)
         wanted = request.max_results or 20
         query = [
-            (field, name, matching.name_key(name))
+            (field, name, key, matching.index_tokens(key))
             for field, name in _party_names("end_user", tx.end_user)
             + _party_names("consignee", tx.consignee)
+            for key in (matching.name_key(name),)
         ]
-        tokens: set[str] = set()
-        for _, _, key in query:
-            tokens |= matching.index_tokens(key)
+        tokens: set[str] = set().union(*(blocks for *_, blocks in query))
         rows, _ = await self._store.screening_candidates(tokens, RETRIEVE, MAX_TOKEN_SHARE)
         today = self._clock.now().date()
         readable = policy.readable_regimes(caller)
@@ -136,16 +145,19 @@ class Screener:
 
     def _compare(
         self,
-        query: list[tuple[str, str, matching.NameKey]],
+        query: list[tuple[str, str, matching.NameKey, set[str]]],
         entries: Iterable[str],
         destination: str,
         row: ScreeningRow,
     ) -> consultation_pb2.ScreeningCandidate | None:
         evidence: dict[str, consultation_pb2.NameEvidence] = {}
-        for query_field, query_name, query_key in query:
+        for query_field, query_name, query_key, query_blocks in query:
             side = query_field.split(".", 1)[0]
-            for denial_field, denial_name, stored in row.names:
-                match = matching.match_names(query_key, matching.NameKey.from_json(stored))
+            for denial_field, denial_name, stored, blocks in row.names:
+                # Names that share no blocking token are not compared, as in retrieval.
+                if query_blocks.isdisjoint(blocks.split(BLOCK_SEPARATOR)):
+                    continue
+                match = matching.match_names(query_key, _stored_key(stored))
                 if match is None or match.score < matching.DEFAULT_THRESHOLD:
                     continue
                 how = (

@@ -29,10 +29,10 @@ class DenialRow:
 
 @dataclass(frozen=True)
 class ScreeningNames:
-    """A denial's names for screening: (field, name, serialized match key), blocking tokens and
-    control entries."""
+    """A denial's names for screening: (field, name, serialized match key, the name's blocking
+    tokens joined by U+001F), the denial's blocking tokens and its control entries."""
 
-    names: tuple[tuple[str, str, str], ...]
+    names: tuple[tuple[str, str, str, str], ...]
     tokens: frozenset[str]
     control_entries: tuple[str, ...]
 
@@ -50,7 +50,7 @@ class ScreeningRow:
     valid_until: str
     version: int
     control_entries: tuple[str, ...]
-    names: tuple[tuple[str, str, str], ...]
+    names: tuple[tuple[str, str, str, str], ...]
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -191,7 +192,8 @@ class _SqliteTransaction:
         self._conn.execute("DELETE FROM denial_names WHERE denial_id = ?", (denial_id,))
         self._conn.execute("DELETE FROM denial_tokens WHERE denial_id = ?", (denial_id,))
         self._conn.executemany(
-            "INSERT INTO denial_names (denial_id, field, name, match_key) VALUES (?, ?, ?, ?)",
+            "INSERT INTO denial_names (denial_id, field, name, match_key, tokens)"
+            " VALUES (?, ?, ?, ?, ?)",
             [(denial_id, *n) for n in names.names],
         )
         self._conn.executemany(
@@ -559,7 +561,9 @@ class SqliteStore:
     ) -> tuple[list[ScreeningRow], int]:
         conn = self._read()
         wanted = sorted(set(tokens))
-        total = int(next(iter(await conn.execute_fetchall("SELECT COUNT(*) FROM denials")))[0])
+        # Denials are never deleted, so the highest id is their number (and costs no scan).
+        rows = await conn.execute_fetchall("SELECT COALESCE(MAX(id), 0) FROM denials")
+        total = int(next(iter(rows))[0])
         if not wanted or total == 0:
             return [], total
         marks = ",".join("?" * len(wanted))
@@ -569,26 +573,29 @@ class SqliteStore:
             wanted,
         )
         ceiling = max(50, int(total * max_token_share))
-        usable = [t for t, n in counts if n <= ceiling]
+        usable = [(t, n) for t, n in counts if n <= ceiling]
         if not usable:
             return [], total
+        # Rank by the summed rarity (inverse document frequency) of the shared tokens: sharing a
+        # rare word says more than sharing several common ones.
+        weights = " ".join(f"WHEN ? THEN {math.log(1 + total / n):.6f}" for _, n in usable)
         marks = ",".join("?" * len(usable))
         hits = await conn.execute_fetchall(
             f"SELECT denial_id FROM denial_tokens WHERE token IN ({marks})"  # noqa: S608
-            " GROUP BY denial_id ORDER BY COUNT(*) DESC, denial_id LIMIT ?",
-            [*usable, limit],
+            f" GROUP BY denial_id ORDER BY SUM(CASE token {weights} END) DESC, denial_id LIMIT ?",
+            [*(t for t, _ in usable), *(t for t, _ in usable), limit],
         )
         ids = [r[0] for r in hits]
         if not ids:
             return [], total
         marks = ",".join("?" * len(ids))
-        names: dict[int, list[tuple[str, str, str]]] = {}
-        for denial_id, which, name, key in await conn.execute_fetchall(
-            f"SELECT denial_id, field, name, match_key FROM denial_names"  # noqa: S608
+        names: dict[int, list[tuple[str, str, str, str]]] = {}
+        for denial_id, which, name, key, name_tokens in await conn.execute_fetchall(
+            f"SELECT denial_id, field, name, match_key, tokens FROM denial_names"  # noqa: S608
             f" WHERE denial_id IN ({marks})",
             ids,
         ):
-            names.setdefault(denial_id, []).append((which, name, key))
+            names.setdefault(denial_id, []).append((which, name, key, name_tokens))
         rows = await conn.execute_fetchall(
             "SELECT id, reference, issuer, issuing_state, regime, destination_country, status,"  # noqa: S608
             f" valid_until, version, control_entries FROM denials WHERE id IN ({marks})",

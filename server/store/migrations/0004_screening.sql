@@ -6,7 +6,10 @@ CREATE TABLE denial_names (
     denial_id INTEGER NOT NULL REFERENCES denials (id),
     field TEXT NOT NULL,
     name TEXT NOT NULL,
-    match_key TEXT NOT NULL
+    match_key TEXT NOT NULL,
+    -- This name's blocking tokens, separated by U+001F: a query name is compared only with the
+    -- names it shares one with.
+    tokens TEXT NOT NULL
 );
 CREATE INDEX denial_names_by_denial ON denial_names (denial_id);
 
