@@ -17,7 +17,13 @@ from pathlib import Path
 from client.api import AuditClient, EcxClient
 from client.checkpoint import Checkpoint, CheckpointError, verify_checkpoint
 from client.errors import VerificationError
-from client.merkle import check_consistency, check_inclusion, leaf_hash, merkle_root
+from client.merkle import (
+    ChunkedTree,
+    check_consistency,
+    check_inclusion,
+    leaf_hash,
+    merkle_root,
+)
 from ecx.v1 import participant_pb2
 
 Progress = Callable[[int], None]
@@ -96,6 +102,7 @@ async def _verify_all(
     audit: AuditClient, checkpoint: Checkpoint, progress: Progress | None
 ) -> Verdict:
     leaves: list[bytes] = []
+    tree = ChunkedTree()  # hashes while the hub sends the next batch
     sha256 = hashlib.sha256
     async for indexes, entries in audit.entry_batches(0, checkpoint.size):
         expected = len(leaves)
@@ -106,13 +113,15 @@ async def _verify_all(
                 expected + len(indexes),
             )
             return Verdict(False, f"entry {missing} is missing", checkpoint.size, missing, expected)
-        leaves.extend(sha256(b"\x00" + entry).digest() for entry in entries)
+        batch = [sha256(b"\x00" + entry).digest() for entry in entries]
+        leaves.extend(batch)
+        tree.extend(batch)
         if progress is not None:
             progress(len(entries))
     if len(leaves) != checkpoint.size:
         missing = len(leaves)
         return Verdict(False, f"entry {missing} is missing", checkpoint.size, missing, missing)
-    if merkle_root(leaves) != checkpoint.root:
+    if tree.root() != checkpoint.root:
         bad = await _first_bad_leaf(audit, leaves, checkpoint)
         return Verdict(
             False,

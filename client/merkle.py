@@ -208,6 +208,37 @@ def merkle_root(leaves: Sequence[bytes]) -> bytes:
     return level[0]
 
 
+class ChunkedTree:
+    """Root of a long list of leaf hashes, reduced block by block as they arrive.
+
+    Each full block of `block` leaves (a power of two) is a perfect subtree; the tree over the
+    block roots, the last block possibly partial, is the RFC 9162 tree over the leaves, because
+    every split at a power of two at least `block` falls on a block boundary.
+    """
+
+    def __init__(self, block: int = 4096) -> None:
+        if block < 1 or block & (block - 1):
+            raise ValueError("block must be a power of two")
+        self._block = block
+        self._roots: list[bytes] = []
+        self._pending: list[bytes] = []
+        self.size = 0
+
+    def extend(self, leaves: Sequence[bytes]) -> None:
+        self._pending.extend(leaves)
+        self.size += len(leaves)
+        block = self._block
+        if len(self._pending) >= block:
+            full = len(self._pending) - len(self._pending) % block
+            for start in range(0, full, block):
+                self._roots.append(merkle_root(self._pending[start : start + block]))
+            del self._pending[:full]
+
+    def root(self) -> bytes:
+        tail = [merkle_root(self._pending)] if self._pending else []
+        return merkle_root(self._roots + tail)
+
+
 class TreeBuilder:
     """Root of a growing tree from its leaf hashes in O(log n) memory: the compact range of the
     perfect subtrees so far (RFC 9162 §2.1.1 decomposition)."""

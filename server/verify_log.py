@@ -7,7 +7,6 @@ every checkpoint the hub signed (and optionally one a client saw) against the re
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from google.protobuf.message import DecodeError
 from client.checkpoint import Checkpoint, CheckpointError, verify_checkpoint
 from client.merkle import TreeBuilder, leaf_hash
 from ecx.v1 import audit_pb2
+from server.store.sqlite import stored_leaves
 
 
 @dataclass(frozen=True)
@@ -25,14 +25,6 @@ class LogReport:
     entries: int
     message: str
     first_bad_index: int | None = None
-
-
-def _rows(db: sqlite3.Connection) -> Iterator[tuple[int, bytes, bytes | None]]:
-    # Level-0 nodes are keyed by their index (level 0 << 40 | index).
-    yield from db.execute(
-        "SELECT e.idx, e.entry, n.hash FROM log_entries e LEFT JOIN log_nodes n ON n.id = e.idx"
-        " ORDER BY e.idx"
-    )
 
 
 def verify_store(
@@ -70,7 +62,7 @@ def verify_store(
                     )
             return None
 
-        for index, entry, stored_leaf in _rows(db):
+        for index, entry, stored_leaf in stored_leaves(db):
             if (report := check_due()) is not None:
                 return report
             if index != builder.size:

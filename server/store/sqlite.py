@@ -12,7 +12,7 @@ import contextlib
 import logging
 import math
 import sqlite3
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from importlib import resources
@@ -270,13 +270,18 @@ class _SqliteTransaction:
         return seq
 
 
-def _scan_log(conn: sqlite3.Connection) -> str | None:
-    """Check every stored entry against its stored leaf hash, in index order, at start-up."""
-    rows = conn.execute(
+def stored_leaves(conn: sqlite3.Connection) -> Iterator[tuple[int, bytes, bytes | None]]:
+    """(index, entry, stored leaf hash) of every log entry, in index order."""
+    # Level-0 nodes are keyed by their index (level 0 << 40 | index).
+    yield from conn.execute(
         "SELECT e.idx, e.entry, n.hash FROM log_entries e LEFT JOIN log_nodes n ON n.id = e.idx"
         " ORDER BY e.idx"
     )
-    for expected, (index, entry, stored) in enumerate(rows):
+
+
+def _scan_log(conn: sqlite3.Connection) -> str | None:
+    """Check every stored entry against its stored leaf hash, in index order, at start-up."""
+    for expected, (index, entry, stored) in enumerate(stored_leaves(conn)):
         if index != expected:
             return f"entry {expected} is missing"
         if stored != leaf_hash(entry):

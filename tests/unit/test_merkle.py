@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from client.merkle import (
     EMPTY_ROOT,
+    ChunkedTree,
     ProofError,
     TreeBuilder,
     check_consistency,
@@ -102,6 +103,17 @@ def test_roots_agree_for_every_size(stored: dict[NodeKey, bytes]) -> None:
         assert builder.root() == expected, n
         assert merkle_root(LEAVES[:n]) == expected, n
         assert Frontier(n, stored).root() == expected, n
+
+
+@pytest.mark.parametrize("block", [1, 2, 4, 8])
+def test_chunked_tree_agrees_for_every_size(block: int) -> None:
+    for n in range(MAX + 1):
+        tree = ChunkedTree(block)
+        step = 1
+        while tree.size < n:  # arrive in uneven batches, as over the network
+            tree.extend(LEAVES[tree.size : min(n, tree.size + step)])
+            step = step % 7 + 1
+        assert tree.root() == ref_mth(0, n), (block, n)
 
 
 def test_inclusion_proofs_agree_for_all_pairs(stored: dict[NodeKey, bytes]) -> None:
