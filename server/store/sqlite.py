@@ -250,8 +250,9 @@ class _SqliteTransaction:
         else:
             denial_id = found[0]
         seq = self._conn.execute(
-            "INSERT INTO denial_versions (denial_id, version, regime, record) VALUES (?, ?, ?, ?)",
-            (denial_id, row.version, row.regime, record),
+            "INSERT INTO denial_versions (denial_id, version, regime, issuer, record)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (denial_id, row.version, row.regime, row.issuer, record),
         ).lastrowid
         assert seq is not None
         self._conn.execute(
@@ -765,10 +766,7 @@ _STATUS_SQL = {
     _REVOKED: "d.status = 2",
 }
 _LIST_SQL = "SELECT d.id, v.record FROM denials d JOIN denial_versions v ON v.seq = d.latest_seq"
-_CHANGES_SQL = (
-    "SELECT v.seq, d.issuer, v.record FROM denial_versions v JOIN denials d ON d.id = v.denial_id"
-    " WHERE v.seq >= ?"
-)
+_CHANGES_SQL = "SELECT v.seq, v.issuer, v.record FROM denial_versions v WHERE v.seq >= ?"
 _ENTRIES_SQL = "SELECT idx, entry FROM log_entries WHERE idx >= ? AND idx < ? ORDER BY idx LIMIT ?"
 _READER_ENTRIES_SQL = (
     "SELECT idx, entry FROM log_entries WHERE idx >= ? AND idx < ?"

@@ -272,10 +272,10 @@ async def test_a_sync_call_appends_one_entry(hub: RunningHub) -> None:
         assert (entry.actor, entry.action, entry.outcome) == ("commission", "SyncDenials", "OK")
         assert list(entry.object_ids) == [f"denial-changes:0-{cursor}"]
         assert list(entry.parties) == ["de"]
-        digest = hashlib.sha256()
-        for r in responses:
-            digest.update(r.SerializeToString(deterministic=True))
-        assert entry.payload_sha256 == digest.digest()
+        # The range names what was returned; the digest is of the request that asked for it.
+        request = denial_pb2.SyncDenialsRequest(batch_size=2)
+        expected = hashlib.sha256(request.SerializeToString(deterministic=True)).digest()
+        assert entry.payload_sha256 == expected
 
     async with hub.client("it") as it:
         responses = [r async for r in it.sync_denials(batch_size=2)]

@@ -21,6 +21,7 @@ CREATE TABLE denial_versions (
     denial_id INTEGER NOT NULL REFERENCES denials (id),
     version INTEGER NOT NULL,
     regime INTEGER NOT NULL,
+    issuer TEXT NOT NULL,
     record BLOB NOT NULL,
     UNIQUE (denial_id, version)
 );
