@@ -7,8 +7,6 @@ theirs or addressed to them; anyone authenticated may fetch checkpoints and proo
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import datetime as dt
 import logging
 from collections.abc import AsyncIterator
@@ -20,7 +18,6 @@ from client.checkpoint import DEFAULT_ORIGIN, Checkpoint, sign_checkpoint, verif
 from client.merkle import ProofError, verify_consistency
 from ecx.v1 import audit_pb2
 from server.clock import Clock
-from server.denials import parse_position
 from server.domain.exchange_log import can_read_entry, utc_text
 from server.domain.merkle import (
     Span,
@@ -31,10 +28,10 @@ from server.domain.merkle import (
 )
 from server.domain.participants import Caller, Role
 from server.errors import InfrastructureError, InvalidArgument
+from server.paging import decode_page_token, encode_page_token
 from server.store import LogFilter, Store, StoredCheckpoint, Transaction
 
 log = logging.getLogger(__name__)
-_PAGE_PREFIX = b"ecx-log:"
 _MAX_PAGE = 1000
 _ENTRY_BATCH = 4096
 
@@ -189,13 +186,13 @@ class ExchangeLog:
             object_id=_bounded("object_id", request.object_id),
             outcome=_bounded("outcome", request.outcome),
         )
-        rows = await self._store.query_log(flt, _decode_token(request.page_token), size + 1)
+        after = decode_page_token("log", request.page_token, first=-1)
+        rows = await self._store.query_log(flt, after, size + 1)
         response = audit_pb2.QueryLogResponse(
             entries=[audit_pb2.LoggedEntry(index=i, entry=e) for i, e in rows[:size]]
         )
         if len(rows) > size:
-            token = _PAGE_PREFIX + str(rows[size - 1][0]).encode()
-            response.next_page_token = base64.urlsafe_b64encode(token).decode()
+            response.next_page_token = encode_page_token("log", rows[size - 1][0])
         return response
 
 
@@ -214,16 +211,3 @@ def _time_bound(request: audit_pb2.QueryLogRequest, field: str) -> str:
     except (ValueError, OverflowError) as e:
         raise InvalidArgument.field(field, "not a valid time") from e
     return utc_text(when)
-
-
-def _decode_token(token: str) -> int:
-    if not token:
-        return -1
-    try:
-        raw = base64.urlsafe_b64decode(token.encode())
-    except (binascii.Error, ValueError) as e:
-        raise InvalidArgument.field("page_token", "not a token from a previous page") from e
-    value = parse_position(raw[len(_PAGE_PREFIX) :].decode("ascii", "replace"))
-    if not raw.startswith(_PAGE_PREFIX) or value is None:
-        raise InvalidArgument.field("page_token", "not a token from a previous page")
-    return value

@@ -12,7 +12,7 @@ from client.envelope import CONSULTATION_PAYLOAD_TYPE, EnvelopeError, verify_env
 from ecx.v1 import consultation_pb2, denial_pb2
 from server import policy
 from server.clock import Clock
-from server.denials import check_request_id, parse_position, request_digest
+from server.denials import check_request_id, request_digest
 from server.domain import consultations as rules
 from server.domain.denials import effective_status, has_unknown_fields
 from server.domain.exchange_log import Event
@@ -24,6 +24,7 @@ from server.errors import (
     NotFound,
     PermissionDenied,
 )
+from server.paging import decode_page_token, encode_page_token
 from server.reads import record_read
 from server.registry import Registry
 from server.screening import Screener
@@ -35,7 +36,6 @@ _STEPS = {
     "ExtendConsultation": "extension",
     "RecordDecision": "decision",
 }
-_PAGE_PREFIX = "c"
 
 
 class ConsultationDesk:
@@ -301,12 +301,7 @@ class ConsultationDesk:
             raise InvalidArgument.field("state", "unknown state")
         if request.page_size > 500:
             raise InvalidArgument.field("page_size", "at most 500")
-        after = 0
-        if request.page_token:
-            position = parse_position(request.page_token.removeprefix(_PAGE_PREFIX))
-            if not request.page_token.startswith(_PAGE_PREFIX) or position is None:
-                raise InvalidArgument.field("page_token", "not a token from a previous page")
-            after = position
+        after = decode_page_token("consultations", request.page_token, first=0)
         size = request.page_size or 100
         today = self._clock.now().date()
         flt = ConsultationFilter(
@@ -322,7 +317,7 @@ class ConsultationDesk:
             consultation.MergeFromString(record)
             self._mark_overdue(consultation)
         if len(rows) > size:
-            response.next_page_token = f"{_PAGE_PREFIX}{rows[size - 1][0]}"
+            response.next_page_token = encode_page_token("consultations", rows[size - 1][0])
         await self._log_read(caller, "ListConsultations", response.consultations, response)
         return response
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import datetime as dt
 import functools
 import hashlib
@@ -33,13 +31,13 @@ from server.errors import (
     NotFound,
     PermissionDenied,
 )
+from server.paging import decode_page_token, encode_page_token, parse_position
 from server.reads import record_read
 from server.registry import Registry
 from server.screening import screening_names
 from server.store import DenialFilter, DenialRow, Store, Transaction, WriteJob
 
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
-_PAGE_PREFIX = b"ecx-page:"
 
 
 def check_request_id(request_id: str) -> None:
@@ -391,14 +389,14 @@ class DenialExchange:
         if request.page_size > self._limits.max_page_size:
             raise InvalidArgument.field("page_size", f"at most {self._limits.max_page_size}")
         size = request.page_size or self._limits.default_page_size
-        after = _decode_page_token(request.page_token)
+        after = decode_page_token("page", request.page_token, first=0)
         rows = await self._store.list_denials(flt, after, size + 1)
         today = self._clock.now().date()
         response = denial_pb2.ListDenialsResponse(
             denials=[self._with_effective_status(record, today) for _, record in rows[:size]]
         )
         if len(rows) > size:
-            response.next_page_token = _encode_page_token(rows[size - 1][0])
+            response.next_page_token = encode_page_token("page", rows[size - 1][0])
         await record_read(
             self._store,
             self._clock,
@@ -473,25 +471,6 @@ def _destination(previous: denial_pb2.Denial) -> str:
     return normalize_country(payload.destination_country) or payload.destination_country
 
 
-def _encode_page_token(last_id: int) -> str:
-    return base64.urlsafe_b64encode(_PAGE_PREFIX + str(last_id).encode()).decode()
-
-
-def _decode_page_token(token: str) -> int:
-    if not token:
-        return 0
-    try:
-        raw = base64.urlsafe_b64decode(token.encode())
-    except (binascii.Error, ValueError) as e:
-        raise InvalidArgument.field("page_token", "not a token from a previous page") from e
-    if not raw.startswith(_PAGE_PREFIX):
-        raise InvalidArgument.field("page_token", "not a token from a previous page")
-    value = parse_position(raw[len(_PAGE_PREFIX) :].decode("ascii", "replace"))
-    if value is None:
-        raise InvalidArgument.field("page_token", "not a token from a previous page")
-    return value
-
-
 def _decode_cursor(cursor: str) -> int:
     if not cursor:
         return 0
@@ -499,18 +478,6 @@ def _decode_cursor(cursor: str) -> int:
     if value is None:
         raise InvalidArgument.field("cursor", "not a cursor from a previous response")
     return value
-
-
-_POSITION = re.compile(r"[0-9]{1,19}")
-_MAX_POSITION = 2**63 - 1
-
-
-def parse_position(text: str) -> int | None:
-    """A non-negative SQLite integer written in ASCII digits, or None."""
-    if not _POSITION.fullmatch(text):
-        return None
-    value = int(text)
-    return value if value <= _MAX_POSITION else None
 
 
 def _regime(value: int) -> denial_pb2.Regime:

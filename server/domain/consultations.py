@@ -10,7 +10,6 @@ to the denying state with detailed reasoning and, for dual-use, to every state a
 from __future__ import annotations
 
 import datetime as dt
-import re
 from dataclasses import dataclass
 
 from ecx.v1 import consultation_pb2, denial_pb2
@@ -18,6 +17,7 @@ from server.domain.countries import normalize_country
 from server.domain.denials import (
     MAX_SHORT,
     MAX_TEXT,
+    REFERENCE,
     FieldChecker,
     check_entries,
     check_party,
@@ -25,7 +25,6 @@ from server.domain.denials import (
 )
 from server.errors import FailedPrecondition, InvalidArgument
 
-_REFERENCE = re.compile(r"([A-Z]{2})-[A-Za-z0-9][A-Za-z0-9./_-]{0,61}")
 MAX_DENIALS = 20
 
 
@@ -118,7 +117,7 @@ def check_opening(statement: consultation_pb2.ConsultationStatement, caller_stat
     if len(set(refs)) != len(refs):
         c.fail("opening.denial_references", "a denial is listed twice")
     for i, ref in enumerate(refs):
-        if not _REFERENCE.fullmatch(ref):
+        if not REFERENCE.fullmatch(ref):
             c.fail(f"opening.denial_references[{i}]", "not a denial reference")
     if not opening.HasField("transaction"):
         c.fail("opening.transaction", "is required")
@@ -131,7 +130,7 @@ def check_opening(statement: consultation_pb2.ConsultationStatement, caller_stat
 
 
 def _check_reference(c: FieldChecker, reference: str, caller_state: str) -> None:
-    match = _REFERENCE.fullmatch(reference)
+    match = REFERENCE.fullmatch(reference)
     if not reference:
         c.fail("reference", "is required")
     elif match is None:

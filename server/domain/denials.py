@@ -32,7 +32,8 @@ _ML_ENTRY = re.compile(
 _ANNEX_I_ENTRY = re.compile(
     r"[0-9][A-E][0-9]{3}(?:\.[a-z](?:\.[0-9]{1,2}(?:\.[a-z](?:\.[0-9]{1,2}(?:\.[a-z])?)?)?)?)?"
 )
-_REFERENCE = re.compile(r"([A-Z]{2})-[A-Za-z0-9][A-Za-z0-9./_-]{0,61}")
+# A reference is prefixed by the issuer's state: denials (NL-2026-0042) and consultations.
+REFERENCE = re.compile(r"([A-Z]{2})-[A-Za-z0-9][A-Za-z0-9./_-]{0,61}")
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 # C0 (but tab and newline in long text), DEL and C1: the latter include terminal escapes (CSI).
 _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
@@ -184,7 +185,7 @@ class DenialContent:
         if issuing_state and issuing_state != caller_state:
             c.fail("issuing_state", "must be the calling authority's member state")
 
-        match = _REFERENCE.fullmatch(p.reference)
+        match = REFERENCE.fullmatch(p.reference)
         if not p.reference:
             c.fail("reference", "is required")
         elif match is None:
