@@ -28,7 +28,7 @@ from server.paging import decode_page_token, encode_page_token
 from server.reads import record_read
 from server.registry import Registry
 from server.screening import Screener
-from server.store import ConsultationFilter, ConsultationRow, Store, Transaction
+from server.store import ConsultationFilter, Store, Transaction
 
 _STEPS = {
     "OpenConsultation": "opening",
@@ -117,8 +117,10 @@ class ConsultationDesk:
                 denial_references=opening.denial_references,
                 answer_deadline=rules.answer_deadline(today, self._rules),
             )
-            row = _row(consultation, opened_on=today.isoformat())
-            return self._record(tx, caller, "OpenConsultation", consultation, row, request, [])
+            opened_on = today.isoformat()
+            return self._record(
+                tx, caller, "OpenConsultation", consultation, opened_on, request, []
+            )
 
         return await self._write(caller, "OpenConsultation", request, job)
 
@@ -134,8 +136,9 @@ class ConsultationDesk:
             )
             rules.check_answer(current, statement)
             consultation.state = consultation_pb2.ANSWERED
-            row = _row(consultation, opened_on=current.opened_on)
-            return self._record(tx, caller, "RespondToConsultation", consultation, row, request, [])
+            return self._record(
+                tx, caller, "RespondToConsultation", consultation, current.opened_on, request, []
+            )
 
         return await self._write(caller, "RespondToConsultation", request, job)
 
@@ -150,8 +153,9 @@ class ConsultationDesk:
                 caller, current.responder, "extends", current.reference
             )
             consultation.answer_deadline = rules.check_extension(current, statement, self._rules)
-            row = _row(consultation, opened_on=current.opened_on)
-            return self._record(tx, caller, "ExtendConsultation", consultation, row, request, [])
+            return self._record(
+                tx, caller, "ExtendConsultation", consultation, current.opened_on, request, []
+            )
 
         return await self._write(caller, "ExtendConsultation", request, job)
 
@@ -173,8 +177,9 @@ class ConsultationDesk:
             if decision == consultation_pb2.GRANTED:
                 notified = self._grant_notified(current)
                 consultation.notified[:] = notified
-            row = _row(consultation, opened_on=current.opened_on)
-            return self._record(tx, caller, "RecordDecision", consultation, row, request, notified)
+            return self._record(
+                tx, caller, "RecordDecision", consultation, current.opened_on, request, notified
+            )
 
         return await self._write(caller, "RecordDecision", request, job)
 
@@ -206,7 +211,7 @@ class ConsultationDesk:
         caller: Caller,
         action: str,
         consultation: consultation_pb2.Consultation,
-        row: ConsultationRow,
+        opened_on: str,
         request: consultation_pb2.ConsultationStepRequest,
         notified: list[str],
     ) -> bytes:
@@ -231,8 +236,19 @@ class ConsultationDesk:
             log_entry=entry,
         )
         event.recorded_at.FromDatetime(now)
-        row = ConsultationRow(**{**row.__dict__, "version": consultation.version})
-        tx.save_consultation(row, consultation.SerializeToString(), notified)
+        state = rules.ConsultationState(
+            reference=consultation.reference,
+            requester=consultation.requester,
+            responder=consultation.responder,
+            regime=consultation.regime,
+            state=consultation.state,
+            answer_deadline=consultation.answer_deadline,
+            opened_on=opened_on,
+            decision=consultation.decision,
+            version=consultation.version,
+            record=consultation.SerializeToString(),
+        )
+        tx.save_consultation(state, notified)
         return consultation_pb2.ConsultationResponse(consultation=consultation).SerializeToString()
 
     async def _write(
@@ -320,17 +336,3 @@ class ConsultationDesk:
             response.next_page_token = encode_page_token("consultations", rows[size - 1][0])
         await self._log_read(caller, "ListConsultations", response.consultations, response)
         return response
-
-
-def _row(consultation: consultation_pb2.Consultation, *, opened_on: str) -> ConsultationRow:
-    return ConsultationRow(
-        reference=consultation.reference,
-        requester=consultation.requester,
-        responder=consultation.responder,
-        regime=consultation.regime,
-        state=consultation.state,
-        answer_deadline=consultation.answer_deadline,
-        opened_on=opened_on,
-        decision=consultation.decision,
-        version=consultation.version,
-    )

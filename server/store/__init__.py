@@ -2,7 +2,6 @@
 
 from server.store.base import (
     ConsultationFilter,
-    ConsultationRow,
     DenialFilter,
     DenialRow,
     LogFilter,
@@ -16,7 +15,6 @@ from server.store.base import (
 
 __all__ = [
     "ConsultationFilter",
-    "ConsultationRow",
     "DenialFilter",
     "DenialRow",
     "LogFilter",

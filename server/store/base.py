@@ -86,21 +86,6 @@ class StoredCheckpoint:
 
 
 @dataclass(frozen=True)
-class ConsultationRow:
-    """The index columns of a consultation."""
-
-    reference: str
-    requester: str
-    responder: str
-    regime: int
-    state: int
-    answer_deadline: str
-    opened_on: str
-    decision: int
-    version: int
-
-
-@dataclass(frozen=True)
 class ConsultationFilter:
     """ListConsultations: the caller's role in them (0: any), state (0: any), overdue only."""
 
@@ -132,9 +117,9 @@ class Transaction(Protocol):
 
     def consultation_state(self, reference: str) -> ConsultationState | None: ...
 
-    def save_consultation(
-        self, row: ConsultationRow, record: bytes, notified: Iterable[str]
-    ) -> None: ...
+    def save_consultation(self, state: ConsultationState, notified: Iterable[str]) -> None:
+        """Insert or update the consultation with its latest record; add who was notified."""
+        ...
 
 
 WriteJob = Callable[[Transaction], bytes]

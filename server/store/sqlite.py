@@ -30,7 +30,6 @@ from server.domain.merkle import Frontier, NodeKey, Span, node_id, node_key, per
 from server.errors import EcxError, RequestIdReused, StoreUnavailable
 from server.store.base import (
     ConsultationFilter,
-    ConsultationRow,
     DenialFilter,
     DenialRow,
     LogFilter,
@@ -158,9 +157,8 @@ class _SqliteTransaction:
         ).fetchone()
         return None if row is None else ConsultationState(*row)
 
-    def save_consultation(
-        self, row: ConsultationRow, record: bytes, notified: Iterable[str]
-    ) -> None:
+    def save_consultation(self, state: ConsultationState, notified: Iterable[str]) -> None:
+        row = state
         self._conn.execute(
             "INSERT INTO consultations (reference, requester, responder, regime, state,"
             " answer_deadline, opened_on, decision, version, record)"
@@ -177,7 +175,7 @@ class _SqliteTransaction:
                 row.opened_on,
                 row.decision,
                 row.version,
-                record,
+                row.record,
             ),
         )
         self._conn.executemany(
