@@ -27,7 +27,7 @@ from server.store import ScreeningNames, ScreeningRow, Store
 # How much each kind of evidence weighs in the overall score.
 NAME_WEIGHT, ENTRY_WEIGHT, DESTINATION_WEIGHT = 0.70, 0.20, 0.10
 ENTRY_SCORES = {"SAME_ENTRY": 1.0, "SAME_SUBTREE": 0.8, "SAME_CATEGORY": 0.5}
-RETRIEVE = 64  # candidates compared per screening, the best-ranked by shared rare tokens
+RETRIEVE = 32  # candidates compared per screening, the best-ranked by shared rare tokens
 MAX_TOKEN_SHARE = 0.05  # blocking tokens shared by more denials than this are too common
 MAX_RESULTS = 200
 BLOCK_SEPARATOR = "\x1f"

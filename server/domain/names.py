@@ -31,6 +31,10 @@ MATCH_FLOOR = 0.5
 
 _TOKEN_CUTOFF = 0.8  # token similarity below which two words do not correspond
 _MERGE_CUTOFF = 0.9  # stricter for "Ural Vagon Zavod" ~ "Uralvagonzavod" joins
+# rapidfuzz stops early below these (a hair under the cut-offs, which still decide)
+_TOKEN_FLOOR = _TOKEN_CUTOFF * 100 - 0.01
+_CONSONANT_FLOOR = _TOKEN_CUTOFF / 0.9 * 100 - 0.01
+_MERGE_FLOOR = _MERGE_CUTOFF * 100 - 0.01
 _SCORE_CAP_FUZZY = 0.97  # a fuzzy agreement never outranks an exact or reordered one
 _SCORE_REORDERED = 0.98
 _SCORE_ACRONYM = 0.92
@@ -72,7 +76,7 @@ _LEGAL_WORDS = (
     "prat pat vat zat too "
     # English-speaking and offshore
     "llc ltd limited plc inc incorporated llp lp pvt pty pte sdn bhd fze fzco fzc fz fzllc dmcc "
-    "wll lc "
+    "wll lc sal "
     # continental Europe
     "gmbh ag kg se sa sas sasu sarl spa srl bv nv doo dd ad kft zrt nyrt sro oy oyj ab aps asa "
     "ou sia uab eood ood ltda sl sae srls "
@@ -117,6 +121,10 @@ _LEGAL_PHRASES = (
     "sendirian berhad",
     "anonymi etaireia",
     "kabushiki kaisha",
+    "sahami khass",
+    "sahami khas",
+    "sahami aam",
+    "sahami am",
     "youxian zeren",
 )
 
@@ -413,6 +421,13 @@ _ABJAD_WORDS = {
     "علمیه": "ilmiya",
     "الکترونیک": "electronic",
     "شهید": "shahid",
+    # legal forms: ذ.م.م (UAE LLC), ش.م.ل (Lebanese SAL), سهامی خاص / عام (Iranian joint stock)
+    "ذمم": "llc",
+    "شذمم": "llc",
+    "شمل": "sal",
+    "سهامی": "sahami",
+    "خاص": "khass",
+    "عام": "aam",
 }
 _ABJAD_LETTERS = str.maketrans(
     {"ي": "ی", "ى": "ی", "ئ": "ی", "ك": "ک", "ة": "ه", "أ": "ا", "إ": "ا", "آ": "ا", "ؤ": "و"}
@@ -473,7 +488,8 @@ _SKELETON_STEPS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
     )
 )
 _VOWELS = re.compile("[aeiou]")
-_DOTTED_ABBREVIATION = re.compile(r"(?<!\w)(?:\w\.){2,}")
+# single letters joined by dots, the last dot optional: "L.L.C.", "S.p.A", "ذ.م.م"
+_DOTTED_ABBREVIATION = re.compile(r"(?<!\w)[^\W\d_](?:\.[^\W\d_])+\.?(?!\w)")
 _GREEK_DIPHTHONG = re.compile("(?<=[αεηάέή])[υύ]")
 _ELISION = re.compile(r"(?<!\w)(d|l|j|qu)['’]", re.IGNORECASE)
 _WORD = re.compile(r"[^\W_]+(?:['’`ʹʺ][^\W_]+)*")
@@ -487,8 +503,12 @@ def _skeleton(word: str) -> str:
     return word
 
 
+_DOUBLED = re.compile(r"(.)\1+")
+
+
+@lru_cache(maxsize=1 << 17)
 def _consonants(skeleton: str) -> str:
-    return re.sub(r"(.)\1+", r"\1", _VOWELS.sub("", skeleton))
+    return _DOUBLED.sub(r"\1", _VOWELS.sub("", skeleton))
 
 
 @dataclass(frozen=True)
@@ -820,6 +840,9 @@ def index_tokens(key: NameKey) -> set[str]:
         if part.tier in (Tier.DISTINCTIVE, Tier.NUMBER):
             if len(part.skeleton) >= 4:
                 keys.add("p:" + part.skeleton[:4])
+            if len(part.skeleton) >= 5:
+                # the ending too, so that a slip early in the word still shares a key
+                keys.add("e:" + part.skeleton[-4 if len(part.skeleton) >= 7 else -3 :])
             for consonants in part.abjad or (part.consonants,):
                 if len(consonants) >= 2:
                     keys.add("c:" + consonants[:3])
@@ -870,17 +893,17 @@ def _token_similarity(a: NameToken, b: NameToken) -> float:
             for y in b.abjad or _arabic_readings(b.raw):
                 if min(len(x), len(y)) < 2:
                     continue
-                score = fuzz.ratio(x, y) / 100.0
+                score = fuzz.ratio(x, y, score_cutoff=_TOKEN_FLOOR) / 100.0
                 if min(len(x), len(y)) > 3 or score >= 0.85:
                     best = max(best, score)
         return best if best >= _TOKEN_CUTOFF else 0.0
     x, y = _distinct_stems(a.skeleton, b.skeleton)
     if min(len(x), len(y)) <= 3:
         return 1.0 if x == y else 0.0
-    score = fuzz.ratio(x, y) / 100.0
+    score = fuzz.ratio(x, y, score_cutoff=_TOKEN_FLOOR) / 100.0
     x, y = _consonants(x), _consonants(y)
     if min(len(x), len(y)) >= 4:
-        score = max(score, 0.9 * fuzz.ratio(x, y) / 100.0)
+        score = max(score, 0.9 * fuzz.ratio(x, y, score_cutoff=_CONSONANT_FLOOR) / 100.0)
     return score if score >= _TOKEN_CUTOFF else 0.0
 
 
@@ -891,7 +914,14 @@ def _arabic_readings(raw: str) -> tuple[str, ...]:
     return tuple({_consonants(_skeleton(raw.replace(" ", ""))), _consonants(_skeleton(arabic))})
 
 
+@lru_cache(maxsize=1 << 17)
+def _compound_endings(word: str) -> frozenset[str]:
+    return frozenset(e for e in _COMPOUND_ENDINGS if word.endswith(e))
+
+
 def _distinct_stems(a: str, b: str) -> tuple[str, str]:
+    if _compound_endings(a).isdisjoint(_compound_endings(b)):
+        return a, b
     stripped = True
     while stripped:
         stripped = False
@@ -902,10 +932,6 @@ def _distinct_stems(a: str, b: str) -> tuple[str, str]:
     return a, b
 
 
-def _joined(parts: Sequence[NameToken]) -> tuple[str, str]:
-    return "".join(p.skeleton for p in parts), "".join(p.consonants for p in parts)
-
-
 @dataclass(frozen=True)
 class _Pair:
     left: tuple[int, ...]
@@ -913,25 +939,39 @@ class _Pair:
     similarity: float
 
 
-def _candidate_pairs(a: Sequence[NameToken], b: Sequence[NameToken]) -> list[_Pair]:
+def _candidate_pairs(a: NameKey, b: NameKey) -> list[_Pair]:
     pairs: list[_Pair] = []
-    for i, x in enumerate(a):
-        for j, y in enumerate(b):
+    for i, x in enumerate(a.parts):
+        for j, y in enumerate(b.parts):
             sim = _token_similarity(x, y)
             if sim > 0:
                 pairs.append(_Pair((i,), (j,), sim))
     # one word on one side written as two to four on the other ("Rosoboron Export")
-    for many, one, flip in ((a, b, False), (b, a, True)):
+    for many, one, flip in ((a.parts, b.parts, False), (b.parts, a.parts, True)):
+        targets = [
+            (j, y, len(y.skeleton))
+            for j, y in enumerate(one)
+            if len(y.skeleton) >= 6 and y.tier != Tier.KIND
+        ]
+        if not targets:
+            continue
         for start in range(len(many)):
             for size in range(2, min(4, len(many) - start) + 1):
                 span = many[start : start + size]
-                skel, cons = _joined(span)
-                for j, y in enumerate(one):
-                    if len(y.skeleton) < 6 or y.tier == Tier.KIND:
+                length = sum(len(p.skeleton) for p in span)
+                abjad = any(p.abjad for p in span)
+                skeleton = ""
+                for j, y, y_length in targets:
+                    # fuzz.ratio is at most 2*shorter/(sum of lengths): skip hopeless joins unjoined
+                    bound = 200 * min(length, y_length) / (length + y_length)
+                    if bound < _MERGE_FLOOR and not (abjad or y.abjad):
                         continue
-                    sim = fuzz.ratio(skel, y.skeleton) / 100.0
-                    if y.abjad or any(p.abjad for p in span):
-                        sim = max(sim, fuzz.ratio(_consonants(cons), y.consonants) / 100.0)
+                    skeleton = skeleton or "".join(p.skeleton for p in span)
+                    sim = fuzz.ratio(skeleton, y.skeleton, score_cutoff=_MERGE_FLOOR) / 100.0
+                    if abjad or y.abjad:
+                        consonants = _consonants("".join(p.consonants for p in span))
+                        found = fuzz.ratio(consonants, y.consonants, score_cutoff=_MERGE_FLOOR)
+                        sim = max(sim, found / 100.0)
                     if sim >= _MERGE_CUTOFF:
                         idx = tuple(range(start, start + size))
                         pairs.append(_Pair((j,), idx, sim) if flip else _Pair(idx, (j,), sim))
@@ -987,9 +1027,10 @@ def _absorb_acronyms(
     return found
 
 
-def _fuzzy(a: Sequence[NameToken], b: Sequence[NameToken]) -> tuple[float, list[str]]:
+def _fuzzy(key_a: NameKey, key_b: NameKey) -> tuple[float, list[str]]:
+    a, b = key_a.parts, key_b.parts
     pairs = sorted(
-        _candidate_pairs(a, b),
+        _candidate_pairs(key_a, key_b),
         key=lambda p: (p.similarity, len(p.left) + len(p.right) == 2),
         reverse=True,
     )
@@ -1070,7 +1111,7 @@ def match_names(query: NameKey, candidate: NameKey) -> NameMatch | None:
                 "acronym",
                 _join(f"'{short.original}' abbreviates '{long.original}'", context),
             )
-    score, notes = _fuzzy(query.parts, candidate.parts)
+    score, notes = _fuzzy(query, candidate)
     score = min(score, _SCORE_CAP_FUZZY)
     if score < MATCH_FLOOR:
         return None

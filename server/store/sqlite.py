@@ -292,6 +292,67 @@ _Outcome = tuple[bytes | None, EcxError | None]
 _T = TypeVar("_T")
 
 
+def _screening_candidates(
+    conn: sqlite3.Connection, wanted: list[str], limit: int, max_token_share: float
+) -> tuple[list[ScreeningRow], int]:
+    """Run on the lookup thread: every statement of one retrieval in one hand-off."""
+    # Denials are never deleted, so the highest id is their number (and costs no scan).
+    total = int(conn.execute("SELECT COALESCE(MAX(id), 0) FROM denials").fetchone()[0])
+    if not wanted or total == 0:
+        return [], total
+    marks = ",".join("?" * len(wanted))
+    counts = conn.execute(
+        f"SELECT token, denials FROM denial_token_counts WHERE token IN ({marks})"  # noqa: S608
+        " AND denials > 0",
+        wanted,
+    ).fetchall()
+    ceiling = max(50, int(total * max_token_share))
+    usable = [(t, n) for t, n in counts if n <= ceiling]
+    if not usable:
+        return [], total
+    # Rank by the summed rarity (inverse document frequency) of the shared tokens: sharing a rare
+    # word says more than sharing several common ones.
+    weights = ",".join("(?, ?)" for _ in usable)
+    hits = conn.execute(
+        f"WITH weight (token, idf) AS (VALUES {weights})"  # noqa: S608
+        " SELECT t.denial_id FROM weight w JOIN denial_tokens t ON t.token = w.token"
+        " GROUP BY t.denial_id ORDER BY SUM(w.idf) DESC, t.denial_id LIMIT ?",
+        [*(v for t, n in usable for v in (t, round(math.log(1 + total / n), 6))), limit],
+    ).fetchall()
+    ids = [r[0] for r in hits]
+    if not ids:
+        return [], total
+    marks = ",".join("?" * len(ids))
+    names: dict[int, list[tuple[str, str, str, str]]] = {}
+    for denial_id, which, name, key, name_tokens in conn.execute(
+        f"SELECT denial_id, field, name, match_key, tokens FROM denial_names"  # noqa: S608
+        f" WHERE denial_id IN ({marks})",
+        ids,
+    ):
+        names.setdefault(denial_id, []).append((which, name, key, name_tokens))
+    rows = conn.execute(
+        "SELECT id, reference, issuer, issuing_state, regime, destination_country, status,"  # noqa: S608
+        f" valid_until, version, control_entries FROM denials WHERE id IN ({marks})",
+        ids,
+    ).fetchall()
+    found = [
+        ScreeningRow(
+            reference=r[1],
+            issuer=r[2],
+            issuing_state=r[3],
+            regime=r[4],
+            destination_country=r[5],
+            status=r[6],
+            valid_until=r[7],
+            version=r[8],
+            control_entries=tuple(r[9].split()),
+            names=tuple(names.get(r[0], ())),
+        )
+        for r in rows
+    ]
+    return found, total
+
+
 class SqliteStore:
     """The embedded store. Use as an async context manager."""
 
@@ -302,6 +363,9 @@ class SqliteStore:
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store-writer")
         self._conn: sqlite3.Connection | None = None  # used on the writer thread only
         self._reader: aiosqlite.Connection | None = None
+        # Reads that take several statements run as one function on their own thread.
+        self._lookup = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store-lookup")
+        self._lookup_conn: sqlite3.Connection | None = None  # used on the lookup thread only
         self._writer_task: asyncio.Task[None] | None = None
         self._frontier = Frontier()
         self._head: tuple[int, bytes] = (0, self._frontier.root())
@@ -336,6 +400,19 @@ class SqliteStore:
     async def _on_writer(self, fn: Callable[..., _T], *args: object) -> _T:
         return await asyncio.get_running_loop().run_in_executor(self._thread, fn, *args)
 
+    def _open_lookup(self) -> None:
+        conn = sqlite3.connect(self._path, isolation_level=None)
+        for pragma in (*_PRAGMAS[2:], "PRAGMA query_only=ON"):
+            conn.execute(pragma)
+        self._lookup_conn = conn
+
+    async def _on_lookup(self, fn: Callable[..., _T], *args: object) -> _T:
+        """fn(connection, *args) on the lookup thread."""
+        conn = self._lookup_conn
+        if conn is None:
+            raise StoreUnavailable("store is not open")
+        return await asyncio.get_running_loop().run_in_executor(self._lookup, fn, conn, *args)
+
     async def open(self) -> None:
         self._path.parent.mkdir(parents=True, exist_ok=True)
         try:
@@ -344,6 +421,7 @@ class SqliteStore:
             for pragma in _PRAGMAS[2:]:
                 await self._reader.execute(pragma)
             await self._reader.execute("PRAGMA query_only=ON")
+            await asyncio.get_running_loop().run_in_executor(self._lookup, self._open_lookup)
             await self._load_frontier()
         except sqlite3.Error as e:
             await self.close()
@@ -367,9 +445,13 @@ class SqliteStore:
         if self._reader is not None:
             await self._reader.close()
             self._reader = None
+        if self._lookup_conn is not None:
+            await asyncio.get_running_loop().run_in_executor(self._lookup, self._lookup_conn.close)
+            self._lookup_conn = None
         if self._conn is not None:
             await self._on_writer(self._conn.close)
             self._conn = None
+        self._lookup.shutdown(wait=True)
         self._thread.shutdown(wait=True)
 
     async def _submit(self, pending: _Pending) -> bytes:
@@ -563,64 +645,8 @@ class SqliteStore:
     async def screening_candidates(
         self, tokens: Iterable[str], limit: int, max_token_share: float
     ) -> tuple[list[ScreeningRow], int]:
-        conn = self._read()
         wanted = sorted(set(tokens))
-        # Denials are never deleted, so the highest id is their number (and costs no scan).
-        rows = await conn.execute_fetchall("SELECT COALESCE(MAX(id), 0) FROM denials")
-        total = int(next(iter(rows))[0])
-        if not wanted or total == 0:
-            return [], total
-        marks = ",".join("?" * len(wanted))
-        counts = await conn.execute_fetchall(
-            f"SELECT token, COUNT(*) FROM denial_tokens WHERE token IN ({marks})"  # noqa: S608
-            " GROUP BY token",
-            wanted,
-        )
-        ceiling = max(50, int(total * max_token_share))
-        usable = [(t, n) for t, n in counts if n <= ceiling]
-        if not usable:
-            return [], total
-        # Rank by the summed rarity (inverse document frequency) of the shared tokens: sharing a
-        # rare word says more than sharing several common ones.
-        weights = " ".join(f"WHEN ? THEN {math.log(1 + total / n):.6f}" for _, n in usable)
-        marks = ",".join("?" * len(usable))
-        hits = await conn.execute_fetchall(
-            f"SELECT denial_id FROM denial_tokens WHERE token IN ({marks})"  # noqa: S608
-            f" GROUP BY denial_id ORDER BY SUM(CASE token {weights} END) DESC, denial_id LIMIT ?",
-            [*(t for t, _ in usable), *(t for t, _ in usable), limit],
-        )
-        ids = [r[0] for r in hits]
-        if not ids:
-            return [], total
-        marks = ",".join("?" * len(ids))
-        names: dict[int, list[tuple[str, str, str, str]]] = {}
-        for denial_id, which, name, key, name_tokens in await conn.execute_fetchall(
-            f"SELECT denial_id, field, name, match_key, tokens FROM denial_names"  # noqa: S608
-            f" WHERE denial_id IN ({marks})",
-            ids,
-        ):
-            names.setdefault(denial_id, []).append((which, name, key, name_tokens))
-        rows = await conn.execute_fetchall(
-            "SELECT id, reference, issuer, issuing_state, regime, destination_country, status,"  # noqa: S608
-            f" valid_until, version, control_entries FROM denials WHERE id IN ({marks})",
-            ids,
-        )
-        found = [
-            ScreeningRow(
-                reference=r[1],
-                issuer=r[2],
-                issuing_state=r[3],
-                regime=r[4],
-                destination_country=r[5],
-                status=r[6],
-                valid_until=r[7],
-                version=r[8],
-                control_entries=tuple(r[9].split()),
-                names=tuple(names.get(r[0], ())),
-            )
-            for r in rows
-        ]
-        return found, total
+        return await self._on_lookup(_screening_candidates, wanted, limit, max_token_share)
 
     async def consultation(self, reference: str) -> tuple[bytes, list[str]] | None:
         rows = await self._read().execute_fetchall(

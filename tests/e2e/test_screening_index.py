@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import sqlite3
+from contextlib import closing
+from pathlib import Path
+
 from ecx.v1 import consultation_pb2, denial_pb2
+from server.domain.names import name_key
 from tests.helpers import RunningHub, military_payload, party
 
 UNRELATED = [
@@ -41,3 +46,39 @@ async def test_only_denials_sharing_a_name_token_are_compared(hub: RunningHub) -
     assert [c.reference for c in screened.candidates] == ["NL-2026-U900"]
     # Retrieval went through the index: none of the unrelated denials was compared.
     assert screened.denials_compared == 1
+
+
+def _stored_counts(path: Path) -> tuple[dict[str, int], dict[str, int]]:
+    """(kept counts, counts recomputed from the postings) from the hub's SQLite file."""
+    with closing(sqlite3.connect(path)) as conn:
+        kept = dict(conn.execute("SELECT token, denials FROM denial_token_counts WHERE denials"))
+        actual = dict(conn.execute("SELECT token, COUNT(*) FROM denial_tokens GROUP BY token"))
+    return kept, actual
+
+
+async def test_token_counts_follow_amendments_and_retrieve_the_new_name(hub: RunningHub) -> None:
+    old, new = "Brackley Forsythe Optics", "Zephyrine Marlowe Avionics"
+    async with hub.client("nl") as nl, hub.client("de") as de:
+        await nl.submit_denial(military_payload("NL-2026-A001", "NL", end_user=party(old, "AE")))
+        await nl.submit_denial(military_payload("NL-2026-A002", "NL", end_user=party(old, "AE")))
+        kept, actual = _stored_counts(hub.store_path)
+        assert kept == actual
+        assert kept["w:" + name_key("Brackley").normalized] == 2
+
+        await nl.amend_denial(
+            "NL-2026-A002", military_payload("NL-2026-A002", "NL", end_user=party(new, "AE"))
+        )
+        kept, actual = _stored_counts(hub.store_path)
+        assert kept == actual
+        assert kept["w:" + name_key("Brackley").normalized] == 1
+        assert kept["w:" + name_key("Zephyrine").normalized] == 1
+
+        screened = await de.consultations.screen(
+            consultation_pb2.Transaction(
+                regime=denial_pb2.MILITARY,
+                destination_country="AE",
+                end_user=denial_pb2.Party(name=new, country="AE"),
+                control_entries=["ML2.a"],
+            )
+        )
+    assert [c.reference for c in screened.candidates] == ["NL-2026-A002"]

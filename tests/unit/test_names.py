@@ -179,6 +179,11 @@ def test_remaining_scheme_differences_are_fuzzy_matches() -> None:
         ("Naftna Industrija Srbije d.o.o.", "Naftna Industrija Srbije"),
         ("Ελληνικά Αμυντικά Συστήματα Α.Β.Ε.Ε.", "Ellinika Amyntika Systimata"),
         ("华为技术有限公司", "Huawei Jishu Youxian Gongsi"),
+        ("مؤسسة بيشل الهندسية ذ.م.م", "مؤسسة بيشل الهندسية"),
+        ("شركة الهدى ش.م.ل", "شركة الهدى"),
+        ("صنایع گییس پارس سهامی خاص", "صنایع گییس پارس"),
+        ("Hofipey Kavoch Sahami Khass", "Hofipey Kavoch"),
+        ("Jiwim Trading L.L.C", "Jiwim Trading"),
     ],
     ids=[
         "ooo-llc",
@@ -197,6 +202,11 @@ def test_remaining_scheme_differences_are_fuzzy_matches() -> None:
         "doo",
         "greek-abee",
         "chinese-youxian",
+        "arabic-llc-dotted",
+        "arabic-sal-dotted",
+        "persian-sahami-khass",
+        "persian-sahami-khass-romanised",
+        "llc-without-last-dot",
     ],
 )
 def test_legal_forms_are_ignored(left: str, right: str) -> None:
@@ -554,3 +564,22 @@ def test_blocking_keys_skip_words_every_company_has() -> None:
     keys = index_tokens(name_key("Kalashnikov Concern LLC"))
     assert "w:" + name_key("Калашников").normalized in keys
     assert not any(k.endswith(("concern", "llc")) for k in keys)
+
+
+def test_dotted_letters_join_but_decimals_and_words_stay_apart() -> None:
+    assert name_key("Foo S.p.A").legal_forms == ("spa",)
+    assert name_key("Item 3.5 Ltd").tokens == name_key("Item 3 5 Ltd").tokens
+    assert name_key("Volga Ltd. Sti.").tokens == name_key("Volga Ltd Sti").tokens
+
+
+@pytest.mark.parametrize(
+    ("slip", "original"),
+    [
+        ("Dekxatun Kimya Sanayi ve Ticaret", "Dekatun Kimya Sanayi ve Ticaret"),
+        ("Lqpolu Instruments", "Lupolu Instruments"),
+    ],
+)
+def test_a_slip_early_in_a_word_still_shares_a_distinctive_key(slip: str, original: str) -> None:
+    shared = index_tokens(name_key(slip)) & index_tokens(name_key(original))
+    generic = index_tokens(name_key("Kimya Sanayi ve Ticaret Instruments"))
+    assert shared - generic
