@@ -1,8 +1,10 @@
 """ScreenTransaction: denials in force for an essentially identical transaction, with evidence.
 
 Candidates come from an index of blocking tokens over the denials' consignee and end-user names
-and aliases, never from a scan of every denial; each candidate is then compared name by name,
-entry by entry and on destination, and ranked by one overall score. A person decides.
+and aliases, never from a scan of every denial: the denials sharing the rarest tokens, and among
+near ties those for the same destination or with entries in the same part of the control list.
+Each candidate is then compared name by name, entry by entry and on destination, and ranked by
+one overall score. A person decides.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from server.clock import Clock
 from server.domain import names as matching
 from server.domain.consultations import check_screening
 from server.domain.countries import normalize_country
-from server.domain.denials import effective_status
+from server.domain.denials import effective_status, entry_category
 from server.domain.participants import Caller
 from server.errors import InvalidArgument
 from server.reads import record_read
@@ -108,10 +110,16 @@ class Screener:
             for key in (matching.name_key(name),)
         ]
         tokens: set[str] = set().union(*(blocks for *_, blocks in query))
-        rows, _ = await self._store.screening_candidates(tokens, RETRIEVE, MAX_TOKEN_SHARE)
+        destination = normalize_country(tx.destination_country) or ""
+        rows, _ = await self._store.screening_candidates(
+            tokens,
+            RETRIEVE,
+            MAX_TOKEN_SHARE,
+            destination,
+            frozenset(entry_category(e) for e in tx.control_entries),
+        )
         today = self._clock.now().date()
         readable = policy.readable_regimes(caller)
-        destination = normalize_country(tx.destination_country) or ""
         scored = []
         for row in rows:
             if row.regime not in readable:

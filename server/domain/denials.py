@@ -246,6 +246,12 @@ def check_party(c: FieldChecker, field: str, party: denial_pb2.Party, *, require
         c.text(f"{field}.aliases[{i}]", alias, required=True, limit=MAX_SHORT)
 
 
+def entry_category(entry: str) -> str:
+    """Where an entry sits in its list, to narrow screening: the Military List item (ML10 of
+    ML10.a.1) or the Annex I category and product group (3B of 3B001.f.4)."""
+    return entry.split(".", 1)[0] if entry.startswith("ML") else entry[:2]
+
+
 def check_entries(c: FieldChecker, field: str, regime: int, entries: Sequence[str]) -> None:
     """Control-list entries in the format of the regime's list, at least one, no repeats."""
     if not entries:

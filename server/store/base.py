@@ -169,10 +169,17 @@ class Store(Protocol):
     async def latest_checkpoint(self) -> StoredCheckpoint | None: ...
 
     async def screening_candidates(
-        self, tokens: Iterable[str], limit: int, max_token_share: float
+        self,
+        tokens: Iterable[str],
+        limit: int,
+        max_token_share: float,
+        destination: str = "",
+        categories: frozenset[str] = frozenset(),
     ) -> tuple[list[ScreeningRow], int]:
-        """Denials sharing the most blocking tokens with the query (tokens held by more than
-        `max_token_share` of all denials are too common to block on); and the denial count."""
+        """The `limit` denials sharing the most blocking tokens with the query (tokens held by
+        more than `max_token_share` of all denials are too common to block on), preferring among
+        near ties those for `destination` and with entries in `categories`; and the count of
+        denials."""
         ...
 
     async def consultation(self, reference: str) -> tuple[bytes, list[str]] | None:

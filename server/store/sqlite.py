@@ -24,7 +24,7 @@ import aiosqlite
 
 from client.merkle import leaf_hash
 from server.domain.consultations import ConsultationState
-from server.domain.denials import DenialState
+from server.domain.denials import DenialState, entry_category
 from server.domain.exchange_log import Event, encode_entry, utc_text
 from server.domain.merkle import Frontier, NodeKey, Span, node_id, node_key, perfect_subtrees
 from server.errors import EcxError, RequestIdReused, StoreUnavailable
@@ -41,6 +41,10 @@ from server.store.base import (
 )
 
 log = logging.getLogger(__name__)
+
+# What a shared destination, or control-list entries in the same part of the list, add to a
+# candidate's rank: about as much as sharing one of the commoner name tokens.
+NARROWING_WEIGHT = 3.0
 
 _PRAGMAS = (
     "PRAGMA journal_mode=WAL",
@@ -293,7 +297,12 @@ _T = TypeVar("_T")
 
 
 def _screening_candidates(
-    conn: sqlite3.Connection, wanted: list[str], limit: int, max_token_share: float
+    conn: sqlite3.Connection,
+    wanted: list[str],
+    limit: int,
+    max_token_share: float,
+    destination: str,
+    categories: frozenset[str],
 ) -> tuple[list[ScreeningRow], int]:
     """Run on the lookup thread: every statement of one retrieval in one hand-off."""
     # Denials are never deleted, so the highest id is their number (and costs no scan).
@@ -311,17 +320,31 @@ def _screening_candidates(
     if not usable:
         return [], total
     # Rank by the summed rarity (inverse document frequency) of the shared tokens: sharing a rare
-    # word says more than sharing several common ones.
+    # word says more than sharing several common ones. Then, within a pool of the best, the same
+    # destination and the same part of the control list count as one more shared token each.
     weights = ",".join("(?, ?)" for _ in usable)
-    hits = conn.execute(
+    pool = conn.execute(
         f"WITH weight (token, idf) AS (VALUES {weights})"  # noqa: S608
-        " SELECT t.denial_id FROM weight w JOIN denial_tokens t ON t.token = w.token"
+        " SELECT t.denial_id, SUM(w.idf) FROM weight w JOIN denial_tokens t ON t.token = w.token"
         " GROUP BY t.denial_id ORDER BY SUM(w.idf) DESC, t.denial_id LIMIT ?",
-        [*(v for t, n in usable for v in (t, round(math.log(1 + total / n), 6))), limit],
+        [*(v for t, n in usable for v in (t, round(math.log(1 + total / n), 6))), limit * 4],
     ).fetchall()
-    ids = [r[0] for r in hits]
-    if not ids:
+    if not pool:
         return [], total
+    marks = ",".join("?" * len(pool))
+    rows = conn.execute(
+        "SELECT id, reference, issuer, issuing_state, regime, destination_country, status,"  # noqa: S608
+        f" valid_until, version, control_entries FROM denials WHERE id IN ({marks})",
+        [denial_id for denial_id, _ in pool],
+    ).fetchall()
+    by_id = {r[0]: r for r in rows}
+    rank = dict(pool)
+    for denial_id, row in by_id.items():
+        if row[5] == destination:
+            rank[denial_id] += NARROWING_WEIGHT
+        if categories and not categories.isdisjoint(map(entry_category, row[9].split())):
+            rank[denial_id] += NARROWING_WEIGHT
+    ids = sorted(rank, key=lambda denial_id: (-rank[denial_id], denial_id))[:limit]
     marks = ",".join("?" * len(ids))
     names: dict[int, list[tuple[str, str, str, str]]] = {}
     for denial_id, which, name, key, name_tokens in conn.execute(
@@ -330,11 +353,6 @@ def _screening_candidates(
         ids,
     ):
         names.setdefault(denial_id, []).append((which, name, key, name_tokens))
-    rows = conn.execute(
-        "SELECT id, reference, issuer, issuing_state, regime, destination_country, status,"  # noqa: S608
-        f" valid_until, version, control_entries FROM denials WHERE id IN ({marks})",
-        ids,
-    ).fetchall()
     found = [
         ScreeningRow(
             reference=r[1],
@@ -348,7 +366,7 @@ def _screening_candidates(
             control_entries=tuple(r[9].split()),
             names=tuple(names.get(r[0], ())),
         )
-        for r in rows
+        for r in (by_id[denial_id] for denial_id in ids)
     ]
     return found, total
 
@@ -643,10 +661,17 @@ class SqliteStore:
         return [(int(r[0]), bytes(r[1])) for r in rows]
 
     async def screening_candidates(
-        self, tokens: Iterable[str], limit: int, max_token_share: float
+        self,
+        tokens: Iterable[str],
+        limit: int,
+        max_token_share: float,
+        destination: str = "",
+        categories: frozenset[str] = frozenset(),
     ) -> tuple[list[ScreeningRow], int]:
         wanted = sorted(set(tokens))
-        return await self._on_lookup(_screening_candidates, wanted, limit, max_token_share)
+        return await self._on_lookup(
+            _screening_candidates, wanted, limit, max_token_share, destination, categories
+        )
 
     async def consultation(self, reference: str) -> tuple[bytes, list[str]] | None:
         rows = await self._read().execute_fetchall(

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from ecx.v1 import consultation_pb2, denial_pb2
 from server.domain.names import name_key
+from server.screening import MAX_RESULTS, RETRIEVE
 from tests.helpers import RunningHub, military_payload, party
 
 UNRELATED = [
@@ -82,3 +83,47 @@ async def test_token_counts_follow_amendments_and_retrieve_the_new_name(hub: Run
             )
         )
     assert [c.reference for c in screened.candidates] == ["NL-2026-A002"]
+
+
+async def test_among_equally_named_denials_destination_and_list_part_decide_retrieval(
+    hub: RunningHub,
+) -> None:
+    """More denials name the party than one screening compares: the ones for the same
+    destination, or with entries in the same part of the list, are the ones retrieved."""
+    name = "Orion Avionics Trading FZE"
+    async with hub.client("nl") as nl, hub.client("de") as de:
+        for i in range(RETRIEVE + 8):
+            await nl.submit_denial(
+                military_payload(f"NL-2026-E{i:03d}", "NL", end_user=party(name, "AE"))
+            )
+        # submitted last, so they lose every tie on order
+        await nl.submit_denial(
+            military_payload(
+                "NL-2026-E900", "NL", destination_country="PK", end_user=party(name, "PK")
+            )
+        )
+        await nl.submit_denial(
+            military_payload(
+                "NL-2026-E901", "NL", control_entries=["ML22.a"], end_user=party(name, "AE")
+            )
+        )
+
+        async def screen(destination: str, entry: str) -> list[str]:
+            response = await de.consultations.screen(
+                consultation_pb2.Transaction(
+                    regime=denial_pb2.MILITARY,
+                    destination_country=destination,
+                    end_user=denial_pb2.Party(name=name, country=destination),
+                    control_entries=[entry],
+                ),
+                max_results=MAX_RESULTS,
+            )
+            assert response.denials_compared == RETRIEVE
+            return [c.reference for c in response.candidates]
+
+        to_pakistan = await screen("PK", "ML2.a")
+        same_item = await screen("SA", "ML22.b")
+    assert to_pakistan[0] == "NL-2026-E900"
+    assert "NL-2026-E901" not in to_pakistan
+    assert "NL-2026-E901" in same_item
+    assert "NL-2026-E900" not in same_item
