@@ -236,7 +236,12 @@ _LEXICON_SOURCE: tuple[tuple[str, Tier, str], ...] = (
     ),
     ("international", Tier.GENERIC, "international, intl, mezhdunarodny, guoji"),
     ("general", Tier.GENERIC, "general, generalnaya, zong"),
-    ("engineering", Tier.GENERIC, "engineering, inzhiniring, gongcheng, muhendislik"),
+    (
+        "engineering",
+        Tier.GENERIC,
+        "engineering, inzhiniring, gongcheng, muhendislik, handasiya, handasiyah, handassiya, "
+        "handasia, handassia, handasa, handasah, mohandesi",
+    ),
     ("systems", Tier.GENERIC, "systems, system, sistemy, sistema, systimata, sistem"),
     ("services", Tier.GENERIC, "services, service, servis"),
     ("development", Tier.GENERIC, "development, razvitiya, razvitie"),
@@ -421,6 +426,9 @@ _ABJAD_WORDS = {
     "علمیه": "ilmiya",
     "الکترونیک": "electronic",
     "شهید": "shahid",
+    "هندسیه": "handasiya",
+    "هندسه": "handasa",
+    "مهندسی": "mohandesi",
     # legal forms: ذ.م.م (UAE LLC), ش.م.ل (Lebanese SAL), سهامی خاص / عام (Iranian joint stock)
     "ذمم": "llc",
     "شذمم": "llc",
@@ -862,6 +870,10 @@ def index_tokens(key: NameKey) -> set[str]:
             break  # an acronym cannot leave out an identifying word
     if key.acronym_letters:
         keys.add("a:" + key.acronym_letters[:2])
+    if key.normalized and not any(k.startswith("w:") for k in keys):
+        # only short words (a short name in Arabic script is one or two consonants): the whole
+        # name is the key, or it would share nothing rarer than its initials
+        keys.add("n:" + key.normalized)
     return keys
 
 

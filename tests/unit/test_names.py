@@ -583,3 +583,9 @@ def test_a_slip_early_in_a_word_still_shares_a_distinctive_key(slip: str, origin
     shared = index_tokens(name_key(slip)) & index_tokens(name_key(original))
     generic = index_tokens(name_key("Kimya Sanayi ve Ticaret Instruments"))
     assert shared - generic
+
+
+def test_a_short_name_in_arabic_script_keys_on_the_whole_name() -> None:
+    keys = index_tokens(name_key("غاغ ذ.م.م"))
+    assert keys & index_tokens(name_key("غاغ")) - {k for k in keys if k.startswith("a:")}
+    assert not keys & index_tokens(name_key("بوب"))
