@@ -104,7 +104,7 @@ class Screener:
         check_screening(tx)
         wanted = request.max_results or 20
         query = [
-            (field, name, key, matching.index_tokens(key))
+            (field, name, key, matching.query_tokens(key))
             for field, name in _party_names("end_user", tx.end_user)
             + _party_names("consignee", tx.consignee)
             for key in (matching.name_key(name),)

@@ -837,6 +837,16 @@ def name_key(name: str) -> NameKey:
     )
 
 
+def query_tokens(key: NameKey) -> set[str]:
+    """The keys a screened name looks up. A name of several distinctive words seeks acronyms only
+    among names that are acronyms ("A:"), not among the thousands that merely share its initials;
+    an acronym, or a name of one word, keeps its initials as they are its only short key."""
+    keys = index_tokens(key)
+    if key.acronym_letters or sum(p.tier == Tier.DISTINCTIVE for p in key.parts) <= 1:
+        return keys
+    return {"A:" + k[2:] if k.startswith("a:") else k for k in keys}
+
+
 def index_tokens(key: NameKey) -> set[str]:
     """Blocking keys for an inverted index: a true variant shares at least one with the original."""
     keys: set[str] = set()
@@ -870,6 +880,7 @@ def index_tokens(key: NameKey) -> set[str]:
             break  # an acronym cannot leave out an identifying word
     if key.acronym_letters:
         keys.add("a:" + key.acronym_letters[:2])
+        keys.add("A:" + key.acronym_letters[:2])  # what a written-out query looks for
     if key.normalized and not any(k.startswith("w:") for k in keys):
         # only short words (a short name in Arabic script is one or two consonants): the whole
         # name is the key, or it would share nothing rarer than its initials
@@ -1157,4 +1168,5 @@ __all__ = [
     "match_names",
     "match_with_aliases",
     "name_key",
+    "query_tokens",
 ]

@@ -320,14 +320,14 @@ def _screening_candidates(
     if not usable:
         return [], total
     # Rank by the summed rarity (inverse document frequency) of the shared tokens: sharing a rare
-    # word says more than sharing several common ones. Then, within a pool of the best, the same
+    # word says more than sharing several common ones. Then, within a pool twice as large, the same
     # destination and the same part of the control list count as one more shared token each.
     weights = ",".join("(?, ?)" for _ in usable)
     pool = conn.execute(
         f"WITH weight (token, idf) AS (VALUES {weights})"  # noqa: S608
         " SELECT t.denial_id, SUM(w.idf) FROM weight w JOIN denial_tokens t ON t.token = w.token"
         " GROUP BY t.denial_id ORDER BY SUM(w.idf) DESC, t.denial_id LIMIT ?",
-        [*(v for t, n in usable for v in (t, round(math.log(1 + total / n), 6))), limit * 4],
+        [*(v for t, n in usable for v in (t, round(math.log(1 + total / n), 6))), limit * 2],
     ).fetchall()
     if not pool:
         return [], total

@@ -18,6 +18,7 @@ from server.domain.names import (
     NameMatch,
     Tier,
     index_tokens,
+    query_tokens,
     match_names,
     match_with_aliases,
     name_key,
@@ -558,6 +559,30 @@ def test_every_true_variant_shares_a_blocking_key_with_the_original() -> None:
         and not index_tokens(name_key(r["left"])) & index_tokens(name_key(r["right"]))
     ]
     assert missed == []
+
+
+def test_every_true_variant_is_found_from_either_side() -> None:
+    missed = [
+        (query, stored)
+        for r in load_pairs()
+        if r["label"] == "1"
+        for query, stored in ((r["left"], r["right"]), (r["right"], r["left"]))
+        if not query_tokens(name_key(query)) & index_tokens(name_key(stored))
+    ]
+    assert missed == []
+
+
+def test_a_written_out_name_seeks_acronyms_only_among_acronyms() -> None:
+    query = query_tokens(name_key("Zephyr Marlowe Avionics Trading"))
+    assert query & index_tokens(name_key("ZMAT"))
+    assert not query & index_tokens(name_key("Zanzibar Molotov Shipping"))
+    assert query_tokens(name_key("ZMAT")) & index_tokens(
+        name_key("Zephyr Marlowe Avionics Trading")
+    )
+    # a name without two distinctive words keeps its initials as keys
+    assert query_tokens(name_key("China Electronics Technology Group Corporation")) & (
+        index_tokens(name_key("China Eastern Trading Company"))
+    )
 
 
 def test_blocking_keys_skip_words_every_company_has() -> None:
