@@ -18,10 +18,10 @@ from server.domain.names import (
     NameMatch,
     Tier,
     index_tokens,
-    query_tokens,
     match_names,
     match_with_aliases,
     name_key,
+    query_tokens,
 )
 
 PAIRS = Path(__file__).resolve().parents[1] / "data" / "name_pairs.csv"
