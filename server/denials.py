@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import hashlib
 import re
 from collections.abc import AsyncIterator
@@ -36,7 +35,9 @@ from server.reads import record_read
 from server.registry import Registry
 from server.screening import screening_names
 from server.store import DenialFilter, DenialRow, Store, Transaction, WriteJob
+from server.wire import length_delimited
 
+_CURSOR_FIELD = denial_pb2.SyncDenialsResponse.DESCRIPTOR.fields_by_name["cursor"].number
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
 
@@ -422,17 +423,12 @@ class DenialExchange:
         last = after
         try:
             async for page in self._store.changes(None if everything else regimes, after, batch):
-                # The stored records are serialized Denial messages: the response is written
-                # directly, field 1 (changes) per record and field 2 (cursor), with no re-encoding.
-                cursor = str(page[-1][0]).encode()
-                parts: list[bytes] = []
-                for _, _, record in page:
-                    parts += (b"\x0a", _varint(len(record)), record)
-                parts += (b"\x12", _varint(len(cursor)), cursor)
-                response = b"".join(parts)
-                owners.update(issuer for _, issuer, _ in page)
-                yield response
-                last = page[-1][0]
+                # The page comes as the serialized `changes` of a response: the response is
+                # written directly, that field and then the cursor, with no re-encoding.
+                cursor = length_delimited(_CURSOR_FIELD, str(page.last_seq).encode())
+                owners.update(page.issuers)
+                yield page.changes + cursor
+                last = page.last_seq
         finally:
             await record_read(
                 self._store,
@@ -486,14 +482,3 @@ def _regime(value: int) -> denial_pb2.Regime:
 
 def _change(value: int) -> denial_pb2.DenialChange:
     return cast(denial_pb2.DenialChange, value)
-
-
-@functools.lru_cache(maxsize=4096)
-def _varint(value: int) -> bytes:
-    """Protobuf base-128 varint (record lengths repeat, hence the cache)."""
-    out = bytearray()
-    while value > 0x7F:
-        out.append((value & 0x7F) | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)

@@ -1,6 +1,7 @@
 """Storage behind one typed interface; SQLite is the embedded default."""
 
 from server.store.base import (
+    ChangePage,
     ConsultationFilter,
     DenialFilter,
     DenialRow,
@@ -14,6 +15,7 @@ from server.store.base import (
 )
 
 __all__ = [
+    "ChangePage",
     "ConsultationFilter",
     "DenialFilter",
     "DenialRow",

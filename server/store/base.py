@@ -86,6 +86,17 @@ class StoredCheckpoint:
 
 
 @dataclass(frozen=True)
+class ChangePage:
+    """Consecutive denial versions for SyncDenials, already in wire form: `changes` is the
+    serialized `changes` field of a SyncDenialsResponse, one entry per version in seq order."""
+
+    count: int
+    last_seq: int
+    issuers: frozenset[str]
+    changes: bytes
+
+
+@dataclass(frozen=True)
 class ConsultationFilter:
     """ListConsultations: the caller's role in them (0: any), state (0: any), overdue only."""
 
@@ -202,7 +213,7 @@ class Store(Protocol):
 
     def changes(
         self, regimes: frozenset[int] | None, after_seq: int, batch: int
-    ) -> AsyncIterator[list[tuple[int, str, bytes]]]:
-        """Batches of (seq, issuer, record) of versions after `after_seq` in the regimes (None:
-        all), in order, until caught up."""
+    ) -> AsyncIterator[ChangePage]:
+        """Pages of up to `batch` versions after `after_seq` in the regimes (None: all), in
+        order, until caught up."""
         ...

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import math
 import sqlite3
@@ -18,17 +19,19 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from types import TracebackType
-from typing import Any, TypeVar, cast
+from typing import TypeVar, cast
 
 import aiosqlite
 
 from client.merkle import leaf_hash
+from ecx.v1 import denial_pb2
 from server.domain.consultations import ConsultationState
 from server.domain.denials import DenialState, entry_category
 from server.domain.exchange_log import Event, encode_entry, utc_text
 from server.domain.merkle import Frontier, NodeKey, Span, node_id, node_key, perfect_subtrees
 from server.errors import EcxError, RequestIdReused, StoreUnavailable
 from server.store.base import (
+    ChangePage,
     ConsultationFilter,
     DenialFilter,
     DenialRow,
@@ -39,6 +42,7 @@ from server.store.base import (
     Transaction,
     WriteJob,
 )
+from server.wire import length_delimited, length_delimited_value
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +68,25 @@ def migrations() -> list[tuple[int, str]]:
     return sorted(found)
 
 
+# A denial version is stored as it is sent: as an entry of SyncDenialsResponse.changes (the
+# serialized Denial, length-delimited), so that versions concatenated in seq order are that field
+# of a response.
+_CHANGES_FIELD = denial_pb2.SyncDenialsResponse.DESCRIPTOR.fields_by_name["changes"].number
+
+
+def stored_version(record: bytes) -> bytes:
+    """The stored form of a serialized Denial."""
+    return length_delimited(_CHANGES_FIELD, record)
+
+
+def version_record(stored: bytes) -> bytes:
+    """The serialized Denial of a stored version."""
+    return length_delimited_value(_CHANGES_FIELD, stored)
+
+
 def _migrate(conn: sqlite3.Connection) -> None:
+    # Migrations that re-encode stored values call the store's own encoder.
+    conn.create_function("stored_version", 1, stored_version, deterministic=True)
     conn.execute(
         "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY,"
         " applied_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')))"
@@ -128,12 +150,14 @@ class _LogBuffer:
 
 
 class _SqliteTransaction:
-    """The Transaction a job sees; runs on the writer thread only."""
+    """The Transaction one job sees; runs on the writer thread only."""
 
     def __init__(self, conn: sqlite3.Connection, frontier: Frontier, log: _LogBuffer) -> None:
         self._conn = conn
         self._frontier = frontier
         self._log = log
+        # Denials this job saved: their row id, and whether the row is new (nothing indexed yet).
+        self._saved: dict[str, tuple[int, bool]] = {}
 
     def append_event(self, event: Event) -> tuple[int, bytes]:
         index = self._frontier.size
@@ -189,18 +213,26 @@ class _SqliteTransaction:
         )
 
     def index_for_screening(self, reference: str, names: ScreeningNames) -> None:
-        row = self._conn.execute("SELECT id FROM denials WHERE reference = ?", (reference,))
-        (denial_id,) = row.fetchone()
-        self._conn.execute("DELETE FROM denial_names WHERE denial_id = ?", (denial_id,))
-        self._conn.execute("DELETE FROM denial_tokens WHERE denial_id = ?", (denial_id,))
-        self._conn.executemany(
+        # Every statement hands the GIL back and forth with the busy event loop, which is what a
+        # write costs most: so no statement that can be known to find nothing, and one
+        # statement per table rather than one per row.
+        denial_id, new = self._saved.pop(reference, (0, False))
+        if not denial_id:
+            row = self._conn.execute("SELECT id FROM denials WHERE reference = ?", (reference,))
+            (denial_id,) = row.fetchone()
+        if not new:
+            self._conn.execute("DELETE FROM denial_names WHERE denial_id = ?", (denial_id,))
+            self._conn.execute("DELETE FROM denial_tokens WHERE denial_id = ?", (denial_id,))
+        self._conn.execute(
             "INSERT INTO denial_names (denial_id, field, name, match_key, tokens)"
-            " VALUES (?, ?, ?, ?, ?)",
-            [(denial_id, *n) for n in names.names],
+            " SELECT ?, json_extract(value, '$[0]'), json_extract(value, '$[1]'),"
+            " json_extract(value, '$[2]'), json_extract(value, '$[3]')"
+            " FROM json_each(?) ORDER BY key",
+            (denial_id, json.dumps(names.names)),
         )
-        self._conn.executemany(
-            "INSERT INTO denial_tokens (token, denial_id) VALUES (?, ?)",
-            [(t, denial_id) for t in names.tokens],
+        self._conn.execute(
+            "INSERT INTO denial_tokens (token, denial_id) SELECT value, ? FROM json_each(?)",
+            (denial_id, json.dumps(sorted(names.tokens))),
         )
         self._conn.execute(
             "UPDATE denials SET control_entries = ? WHERE id = ?",
@@ -224,52 +256,39 @@ class _SqliteTransaction:
             version=row[4],
             status=row[5],
             valid_until=row[6],
-            latest_record=row[7],
+            latest_record=version_record(row[7]),
             renewed_on=row[8],
         )
 
     def save_version(self, row: DenialRow, record: bytes) -> int:
-        found = self._conn.execute(
-            "SELECT id FROM denials WHERE reference = ?", (row.reference,)
-        ).fetchone()
-        if found is None:
-            denial_id = self._conn.execute(
-                "INSERT INTO denials (reference, issuer, issuing_state, regime,"
-                " destination_country, status, valid_until, renewed_on, version, latest_seq)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, -1)",
-                (
-                    row.reference,
-                    row.issuer,
-                    row.issuing_state,
-                    row.regime,
-                    row.destination_country,
-                    row.status,
-                    row.valid_until,
-                    row.renewed_on,
-                    row.version,
-                ),
-            ).lastrowid
-        else:
-            denial_id = found[0]
-        seq = self._conn.execute(
-            "INSERT INTO denial_versions (denial_id, version, regime, issuer, record)"
-            " VALUES (?, ?, ?, ?, ?)",
-            (denial_id, row.version, row.regime, row.issuer, record),
-        ).lastrowid
-        assert seq is not None
-        self._conn.execute(
-            "UPDATE denials SET destination_country = ?, status = ?, valid_until = ?,"
-            " renewed_on = ?, version = ?, latest_seq = ? WHERE id = ?",
+        # A new denial is inserted with latest_seq -1, set below once its version has a seq.
+        ((denial_id, latest_seq),) = self._conn.execute(
+            "INSERT INTO denials (reference, issuer, issuing_state, regime, destination_country,"
+            " status, valid_until, renewed_on, version, latest_seq)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, -1) ON CONFLICT (reference) DO UPDATE SET"
+            " destination_country = excluded.destination_country, status = excluded.status,"
+            " valid_until = excluded.valid_until, renewed_on = excluded.renewed_on,"
+            " version = excluded.version RETURNING id, latest_seq",
             (
+                row.reference,
+                row.issuer,
+                row.issuing_state,
+                row.regime,
                 row.destination_country,
                 row.status,
                 row.valid_until,
                 row.renewed_on,
                 row.version,
-                seq,
-                denial_id,
             ),
-        )
+        ).fetchall()
+        seq = self._conn.execute(
+            "INSERT INTO denial_versions (denial_id, version, regime, issuer, record)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (denial_id, row.version, row.regime, row.issuer, stored_version(record)),
+        ).lastrowid
+        assert seq is not None
+        self._conn.execute("UPDATE denials SET latest_seq = ? WHERE id = ?", (seq, denial_id))
+        self._saved[row.reference] = (denial_id, latest_seq == -1)
         return seq
 
 
@@ -369,6 +388,25 @@ def _screening_candidates(
         for r in (by_id[denial_id] for denial_id in ids)
     ]
     return found, total
+
+
+def _change_pages(
+    conn: sqlite3.Connection, sql: str, after: int, regimes: list[int], batch: int
+) -> list[ChangePage]:
+    """Run on the lookup thread: consecutive pages from `after`, up to about
+    _CHANGES_PER_HANDOFF bytes; the last page is short if the versions ran out."""
+    pages: list[ChangePage] = []
+    size = 0
+    while size < _CHANGES_PER_HANDOFF:
+        count, last_seq, issuers, changes = conn.execute(sql, (after, *regimes, batch)).fetchone()
+        if not count:
+            break
+        pages.append(ChangePage(count, last_seq, frozenset(issuers.split(",")), changes))
+        if count < batch:
+            break
+        size += len(changes)
+        after = last_seq + 1
+    return pages
 
 
 class SqliteStore:
@@ -540,11 +578,11 @@ class SqliteStore:
         outcomes: list[_Outcome] = []
         batch_mark = self._frontier.mark()
         buffer = _LogBuffer()
-        tx = _SqliteTransaction(conn, self._frontier, buffer)
         try:
             conn.execute("BEGIN IMMEDIATE")
             for pending in batch:
                 job_mark = (self._frontier.mark(), buffer.mark())
+                tx = _SqliteTransaction(conn, self._frontier, buffer)
                 conn.execute("SAVEPOINT job")
                 try:
                     outcomes.append((self._run_job(conn, tx, pending), None))
@@ -620,7 +658,10 @@ class SqliteStore:
             )
             return cast(list[tuple[int, bytes]], rows)
 
-        async for page in _prefetching(fetch, start, batch):
+        def following(page: list[tuple[int, bytes]]) -> int | None:
+            return page[-1][0] + 1 if len(page) == batch else None
+
+        async for page in _prefetching(fetch, start, following):
             yield page
 
     async def log_entry(self, index: int) -> tuple[bytes, str, list[str]] | None:
@@ -733,7 +774,7 @@ class SqliteStore:
             " WHERE d.reference = ? ORDER BY v.version",
             (reference,),
         )
-        return [(r[0], r[1]) for r in rows]
+        return [(r[0], version_record(r[1])) for r in rows]
 
     async def list_denials(
         self, flt: DenialFilter, after_id: int, limit: int
@@ -761,50 +802,55 @@ class SqliteStore:
         sql = f"{_LIST_SQL} WHERE {conditions} ORDER BY d.id LIMIT ?"
         params.append(limit)
         rows = await self._read().execute_fetchall(sql, params)
-        return [(r[0], r[1]) for r in rows]
+        return [(r[0], version_record(r[1])) for r in rows]
 
     async def changes(
         self, regimes: frozenset[int] | None, after_seq: int, batch: int
-    ) -> AsyncIterator[list[tuple[int, str, bytes]]]:
+    ) -> AsyncIterator[ChangePage]:
         if regimes is not None and not regimes:
             return
         # Walk versions in seq order by primary key; "+regime" keeps SQLite off the regime
         # index, which would read the range in another order and sort it.
-        sql = _CHANGES_SQL
+        versions = _CHANGES_SQL
         if regimes is not None:
-            sql += f" AND +v.regime IN ({','.join('?' * len(regimes))})"
-        sql += " ORDER BY v.seq LIMIT ?"
-        conn = self._read()
+            versions += f" AND +v.regime IN ({','.join('?' * len(regimes))})"
+        sql = _CHANGE_PAGE_SQL.format(versions=versions)
         extra = sorted(regimes or ())
 
-        async def fetch(after: int) -> list[tuple[int, str, bytes]]:
-            rows = await conn.execute_fetchall(sql, (after, *extra, batch))
-            return cast(list[tuple[int, str, bytes]], rows)
+        async def fetch(after: int) -> list[ChangePage]:
+            return await self._on_lookup(_change_pages, sql, after, extra, batch)
 
-        async for page in _prefetching(fetch, after_seq + 1, batch):
-            yield page
+        def following(pages: list[ChangePage]) -> int | None:
+            return pages[-1].last_seq + 1 if pages[-1].count == batch else None
+
+        async for pages in _prefetching(fetch, after_seq + 1, following):
+            for page in pages:
+                yield page
 
 
-_Row = TypeVar("_Row", bound=tuple[Any, ...])
+_Page = TypeVar("_Page")
 
 
 async def _prefetching(
-    fetch: Callable[[int], Awaitable[list[_Row]]], start: int, batch: int
-) -> AsyncIterator[list[_Row]]:
+    fetch: Callable[[int], Awaitable[_Page]],
+    start: int,
+    following: Callable[[_Page], int | None],
+) -> AsyncIterator[_Page]:
     """Pages from `fetch(first position)`, reading the next page while the caller uses this one.
 
-    Each row starts with its position; a short page is the last.
+    `following(page)` is where the next page starts, None after the last; an empty page ends too.
     """
-    page = await fetch(start)
+    page: _Page | None = await fetch(start)
     while page:
-        following = asyncio.ensure_future(fetch(page[-1][0] + 1)) if len(page) == batch else None
+        after = following(page)
+        upcoming = asyncio.ensure_future(fetch(after)) if after is not None else None
         try:
             yield page
         except BaseException:
-            if following is not None:
-                following.cancel()
+            if upcoming is not None:
+                upcoming.cancel()
             raise
-        page = await following if following is not None else []
+        page = await upcoming if upcoming is not None else None
 
 
 # Stored status is ACTIVE or REVOKED; EXPIRED is ACTIVE past valid_until (see effective_status).
@@ -816,6 +862,15 @@ _STATUS_SQL = {
 }
 _LIST_SQL = "SELECT d.id, v.record FROM denials d JOIN denial_versions v ON v.seq = d.latest_seq"
 _CHANGES_SQL = "SELECT v.seq, v.issuer, v.record FROM denial_versions v WHERE v.seq >= ?"
+# A page of versions as one value, so that SQLite builds it without a Python object per version:
+# their stored entries concatenated in the order the subquery yields them, which its ORDER BY and
+# LIMIT fix. (group_concat gives text; the cast takes back its bytes, unchanged in a UTF-8 store.)
+_CHANGE_PAGE_SQL = (
+    "SELECT count(*), max(seq), group_concat(DISTINCT issuer),"
+    " CAST(group_concat(record, '') AS BLOB) FROM ({versions} ORDER BY v.seq LIMIT ?)"
+)
+# Pages read in one hand-off to the lookup thread: enough that a long sync takes few of them.
+_CHANGES_PER_HANDOFF = 1 << 20
 _ENTRIES_SQL = "SELECT idx, entry FROM log_entries WHERE idx >= ? AND idx < ? ORDER BY idx LIMIT ?"
 _READER_ENTRIES_SQL = (
     "SELECT idx, entry FROM log_entries WHERE idx >= ? AND idx < ?"

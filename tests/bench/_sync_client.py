@@ -3,7 +3,8 @@
     python tests/bench/_sync_client.py MODE TARGET IDENTITY_DIR [CAPTURE_FILE]
 
 MODE:
-  ecx        EcxClient.sync_denials from an empty cursor, counting changes and message bytes
+  ecx        EcxClient.sync_denials from an empty cursor, counting messages and changes and
+             keeping the last cursor (as a consumer would; measuring bytes would re-encode)
   raw        the bare stream: receive the bytes, decode nothing
   raw-parse  the bare stream, each message decoded as a SyncDenialsResponse
   capture    the hub's SyncDenials read as raw bytes and written to CAPTURE_FILE as frames
@@ -34,7 +35,8 @@ async def ecx_sync(target: str, identity_dir: Path) -> dict[str, Any]:
     from client.api import EcxClient
     from client.identity import Identity
 
-    messages = changes = size = 0
+    messages = changes = 0
+    cursor = ""
     async with EcxClient(target, Identity.load(identity_dir), timeout=60) as ecx:
         await ecx.whoami()
         before = usage()
@@ -42,9 +44,9 @@ async def ecx_sync(target: str, identity_dir: Path) -> dict[str, Any]:
         async for response in ecx.sync_denials():
             messages += 1
             changes += len(response.changes)
-            size += response.ByteSize()
+            cursor = response.cursor
         elapsed = time.perf_counter() - started
-    return _result(elapsed, messages, changes, size, before)
+    return {**_result(elapsed, messages, changes, None, before), "cursor": cursor}
 
 
 async def raw_sync(
@@ -88,7 +90,11 @@ class _NoWriter:
 
 
 def _result(
-    elapsed: float, messages: int, changes: int | None, size: int, before: dict[str, float]
+    elapsed: float,
+    messages: int,
+    changes: int | None,
+    size: int | None,
+    before: dict[str, float],
 ) -> dict[str, Any]:
     after = usage()
     return {

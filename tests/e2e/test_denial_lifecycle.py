@@ -8,15 +8,27 @@ import datetime as dt
 import hashlib
 import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import grpc
 import pytest
 
+from certs.devpki import DevPki
 from client.api import EcxClient
 from client.errors import RemoteError, VerificationError
 from ecx.v1 import audit_pb2, denial_pb2, denial_pb2_grpc
-from tests.helpers import TODAY, RunningHub, dual_use_payload, military_payload
+from server.app import Hub
+from server.clock import FixedClock
+from server.store.sqlite import version_record
+from tests.helpers import (
+    START,
+    TODAY,
+    RunningHub,
+    dual_use_payload,
+    hub_config,
+    military_payload,
+)
 
 ACTIVE, REVOKED, EXPIRED = denial_pb2.ACTIVE, denial_pb2.REVOKED, denial_pb2.EXPIRED
 MILITARY, DUAL_USE = denial_pb2.MILITARY, denial_pb2.DUAL_USE
@@ -875,9 +887,55 @@ async def test_the_store_file_holds_one_event_per_acknowledged_write_and_every_v
         (d.reference, d.version) for d, _, _ in acknowledged
     ]
     for ref, version, record in versions:
-        assert denial_pb2.Denial.FromString(record) == histories[ref][version - 1]
+        # Stored as the one change of a SyncDenialsResponse, byte for byte.
+        stored = denial_pb2.SyncDenialsResponse.FromString(record)
+        assert list(stored.changes) == [histories[ref][version - 1]]
+        assert stored.SerializeToString() == record
     assert query(hub, "SELECT reference, version FROM denials ORDER BY id") == [
         ("NL-2026-1500", 3),
         ("DE-2026-1500", 2),
     ]
     assert query(hub, "PRAGMA journal_mode") == [("wal",)]
+
+
+async def test_a_store_written_before_versions_were_stored_as_changes_reads_the_same(
+    pki: DevPki, tmp_path: Path
+) -> None:
+    clock = FixedClock(START)
+    store = tmp_path / "ecx.db"
+    config = hub_config(pki, store)
+
+    async def seen(hub: RunningHub) -> list[Any]:
+        async with hub.client("de") as de:
+            return [
+                [
+                    await de.get_denial(ref, versions=True)
+                    for ref in ("NL-2026-0801", "DE-2026-0801")
+                ],
+                await listed(de),
+                await synced(de),
+                await synced(de, batch_size=2),
+            ]
+
+    async with Hub(config, clock=clock) as running:
+        hub = RunningHub(running, pki, clock, store)
+        await _history(hub)
+        before = await seen(hub)
+    with contextlib.closing(sqlite3.connect(store)) as db, db:
+        # Back to the bare Denial per version, as the hub stored it before migration 6.
+        db.create_function("bare", 1, version_record)
+        db.execute("UPDATE denial_versions SET record = bare(record)")
+        db.execute("DELETE FROM schema_migrations WHERE version = 6")
+        (record,) = db.execute("SELECT record FROM denial_versions LIMIT 1").fetchone()
+        assert denial_pb2.Denial.FromString(record).reference == "NL-2026-0801"
+
+    async with Hub(config, clock=clock) as running:
+        hub = RunningHub(running, pki, clock, store)
+        assert await seen(hub) == before
+        async with hub.client("nl") as nl:
+            renewed = await nl.renew_denial("NL-2026-0802", effective=today(hub))
+        assert renewed.version == 2
+        versions = query(hub, "SELECT record FROM denial_versions ORDER BY seq")
+        assert [version_record(r) for (r,) in versions[:-1]] == [
+            c.SerializeToString() for _, batch in before[2] for c in batch
+        ]
