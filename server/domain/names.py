@@ -19,7 +19,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
 from functools import cache, lru_cache
-from typing import Any
 
 from anyascii import anyascii
 from rapidfuzz import fuzz
@@ -572,11 +571,6 @@ class NameToken:
     abjad: tuple[str, ...] = ()  # from Arabic script: the consonant skeletons it may stand for
     caps: bool = False  # written in capitals, as acronyms are
 
-    def __post_init__(self) -> None:
-        # accept the JSON shape of a stored key (ints and lists) so keys can be persisted
-        object.__setattr__(self, "tier", Tier(self.tier))
-        object.__setattr__(self, "abjad", tuple(self.abjad))
-
     @property
     def initial(self) -> str:
         """First letter for acronyms, with C/K/Q folded together."""
@@ -610,15 +604,6 @@ class NameKey:
     scripts: tuple[str, ...] = ()  # non-Latin scripts seen, for the explanation
     compact: str = ""  # skeletons joined without spaces, for spacing variants
 
-    def __post_init__(self) -> None:
-        # a key stored as JSON (dataclasses.asdict) comes back as lists and dicts
-        parts: tuple[Any, ...] = tuple(self.parts)
-        tokens = tuple(p if isinstance(p, NameToken) else NameToken(**p) for p in parts)
-        object.__setattr__(self, "parts", tokens)
-        object.__setattr__(self, "tokens", tuple(self.tokens))
-        object.__setattr__(self, "legal_forms", tuple(self.legal_forms))
-        object.__setattr__(self, "scripts", tuple(sorted(self.scripts)))
-
     def to_json(self) -> str:
         """The key as stored next to a denial, so screening need not transliterate it again."""
         return json.dumps(dataclasses.asdict(self), ensure_ascii=False, separators=(",", ":"))
@@ -628,13 +613,34 @@ class NameKey:
         """A key stored with `to_json`; fails closed on anything else."""
         try:
             data = json.loads(text)
-            if not isinstance(data, dict):
-                raise TypeError("not an object")
-            values: dict[str, Any] = {
-                k: tuple(v) if isinstance(v, list) else v for k, v in data.items()
-            }
-            key = cls(**values)
-        except (TypeError, ValueError, KeyError) as e:
+            if not isinstance(data, dict) or data.keys() != _KEY_FIELDS:
+                raise TypeError("not an object of the key's fields")
+            parts = []
+            for p in data["parts"]:
+                if p.keys() != _TOKEN_FIELDS:
+                    raise TypeError("a word without the token's fields")
+                parts.append(
+                    NameToken(
+                        p["text"],
+                        p["skeleton"],
+                        p["consonants"],
+                        Tier(p["tier"]),
+                        p["raw"],
+                        tuple(p["abjad"]),
+                        p["caps"],
+                    )
+                )
+            key = cls(
+                data["original"],
+                data["normalized"],
+                tuple(data["tokens"]),
+                data["acronym"],
+                tuple(parts),
+                tuple(data["legal_forms"]),
+                tuple(data["scripts"]),
+                data["compact"],
+            )
+        except (TypeError, ValueError, KeyError, AttributeError) as e:
             raise ValueError(f"malformed name key: {e}") from e
         if not isinstance(key.original, str) or key.normalized != " ".join(key.tokens):
             raise ValueError("malformed name key: tokens do not match the normalized name")
@@ -650,6 +656,10 @@ class NameKey:
         if not letters.isalpha() or not 2 <= len(letters) <= 8:
             return ""
         return letters if core[0].caps or len(letters) <= 5 else ""
+
+
+_KEY_FIELDS = {f.name for f in dataclasses.fields(NameKey)}
+_TOKEN_FIELDS = {f.name for f in dataclasses.fields(NameToken)}
 
 
 @dataclass(frozen=True)

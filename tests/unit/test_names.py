@@ -6,6 +6,7 @@ import csv
 import dataclasses
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -483,11 +484,10 @@ def test_far_apart_names_give_none() -> None:
 )
 def test_a_key_survives_storage_as_json(name: str) -> None:
     key = name_key(name)
-    stored = json.dumps(dataclasses.asdict(key), ensure_ascii=False)
-    values = {k: tuple(v) if isinstance(v, list) else v for k, v in json.loads(stored).items()}
-    restored = NameKey(**values)
+    restored = NameKey.from_json(json.dumps(dataclasses.asdict(key), ensure_ascii=False))
     assert restored == key
     assert NameKey.from_json(key.to_json()) == key
+    assert all(isinstance(p.tier, Tier) and isinstance(p.abjad, tuple) for p in restored.parts)
     assert match_names(restored, name_key(name)) == match_names(key, name_key(name))
 
 
@@ -505,6 +505,24 @@ def test_a_key_survives_storage_as_json(name: str) -> None:
 def test_a_malformed_stored_key_is_refused(stored: str) -> None:
     with pytest.raises(ValueError, match="malformed name key"):
         NameKey.from_json(stored)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda d: d.update(normalized="other words"),
+        lambda d: d.update(extra=1),
+        lambda d: d["parts"][0].pop("tier"),
+        lambda d: d["parts"][0].update(tier=99),
+        lambda d: d.update(parts=[1]),
+    ],
+    ids=["inconsistent", "unknown-field", "word-without-tier", "unknown-tier", "word-not-object"],
+)
+def test_a_tampered_stored_key_is_refused(change: Any) -> None:
+    data = json.loads(name_key("Rosoboronexport JSC").to_json())
+    change(data)
+    with pytest.raises(ValueError, match="malformed name key"):
+        NameKey.from_json(json.dumps(data))
 
 
 def test_alias_hits_are_labelled_alias() -> None:
