@@ -215,7 +215,8 @@ class _SqliteTransaction:
     def index_for_screening(self, reference: str, names: ScreeningNames) -> None:
         # Every statement hands the GIL back and forth with the busy event loop, which is what a
         # write costs most: so no statement that can be known to find nothing, and one
-        # statement per table rather than one per row.
+        # statement per table rather than one per row. (The rows go as JSON, whose strings
+        # SQLite ends at a NUL; names cannot hold one, validation refuses control characters.)
         denial_id, new = self._saved.pop(reference, (0, False))
         if not denial_id:
             row = self._conn.execute("SELECT id FROM denials WHERE reference = ?", (reference,))
