@@ -222,8 +222,14 @@ class _SqliteTransaction:
             row = self._conn.execute("SELECT id FROM denials WHERE reference = ?", (reference,))
             (denial_id,) = row.fetchone()
         if not new:
+            self._conn.execute(
+                "UPDATE denial_token_counts SET denials = denials - 1"
+                " WHERE token IN (SELECT token FROM denial_tokens WHERE denial_id = ?)",
+                (denial_id,),
+            )
             self._conn.execute("DELETE FROM denial_names WHERE denial_id = ?", (denial_id,))
             self._conn.execute("DELETE FROM denial_tokens WHERE denial_id = ?", (denial_id,))
+        tokens = json.dumps(sorted(names.tokens))
         self._conn.execute(
             "INSERT INTO denial_names (denial_id, field, name, match_key, tokens)"
             " SELECT ?, json_extract(value, '$[0]'), json_extract(value, '$[1]'),"
@@ -233,7 +239,13 @@ class _SqliteTransaction:
         )
         self._conn.execute(
             "INSERT INTO denial_tokens (token, denial_id) SELECT value, ? FROM json_each(?)",
-            (denial_id, json.dumps(sorted(names.tokens))),
+            (denial_id, tokens),
+        )
+        # ("WHERE true" tells SQLite's parser the ON CONFLICT belongs to the INSERT)
+        self._conn.execute(
+            "INSERT INTO denial_token_counts (token, denials) SELECT value, 1 FROM json_each(?)"
+            " WHERE true ON CONFLICT (token) DO UPDATE SET denials = denials + 1",
+            (tokens,),
         )
         self._conn.execute(
             "UPDATE denials SET control_entries = ? WHERE id = ?",

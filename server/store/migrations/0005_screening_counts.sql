@@ -1,4 +1,4 @@
--- How many denials hold each blocking token, kept by the store itself as tokens come and go, so
+-- How many denials hold each blocking token, kept up to date as tokens come and go, so
 -- that screening weighs and skips tokens without counting their postings.
 CREATE TABLE denial_token_counts (
     token TEXT PRIMARY KEY,
