@@ -20,7 +20,7 @@ from server.clock import Clock
 from server.domain import names as matching
 from server.domain.consultations import check_screening
 from server.domain.countries import normalize_country
-from server.domain.denials import effective_status, entry_category
+from server.domain.denials import effective_status, entry_category, entry_item
 from server.domain.participants import Caller
 from server.errors import InvalidArgument
 from server.reads import record_read
@@ -65,11 +65,6 @@ def screening_names(payload: denial_pb2.DenialPayload) -> ScreeningNames:
     )
 
 
-def _item(entry: str) -> str:
-    """The list item an entry belongs to: ML10 of ML10.a.1, 3B001 of 3B001.f.4."""
-    return entry.split(".", 1)[0]
-
-
 def entry_relation(query: str, denied: str) -> str | None:
     """Same entry; same sub-tree (one contains the other, or the same item); same category
     (Annex I category and group, e.g. 3B); else unrelated."""
@@ -78,10 +73,10 @@ def entry_relation(query: str, denied: str) -> str | None:
     if (
         query.startswith(denied + ".")
         or denied.startswith(query + ".")
-        or _item(query) == _item(denied)
+        or entry_item(query) == entry_item(denied)
     ):
         return "SAME_SUBTREE"
-    if not query.startswith("ML") and not denied.startswith("ML") and query[:2] == denied[:2]:
+    if entry_category(query) == entry_category(denied):
         return "SAME_CATEGORY"
     return None
 

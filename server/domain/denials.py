@@ -246,10 +246,15 @@ def check_party(c: FieldChecker, field: str, party: denial_pb2.Party, *, require
         c.text(f"{field}.aliases[{i}]", alias, required=True, limit=MAX_SHORT)
 
 
+def entry_item(entry: str) -> str:
+    """The list item an entry belongs to: ML10 of ML10.a.1, 3B001 of 3B001.f.4."""
+    return entry.split(".", 1)[0]
+
+
 def entry_category(entry: str) -> str:
-    """Where an entry sits in its list, to narrow screening: the Military List item (ML10 of
+    """Where an entry sits in its list, for screening: the Military List item (ML10 of
     ML10.a.1) or the Annex I category and product group (3B of 3B001.f.4)."""
-    return entry.split(".", 1)[0] if entry.startswith("ML") else entry[:2]
+    return entry_item(entry) if entry.startswith("ML") else entry[:2]
 
 
 def check_entries(c: FieldChecker, field: str, regime: int, entries: Sequence[str]) -> None:
