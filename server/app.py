@@ -114,7 +114,9 @@ class Hub:
                 ("grpc.max_send_message_length", 64 * 1024 * 1024),
                 ("grpc.max_connection_age_ms", age_ms),
                 ("grpc.max_connection_age_grace_ms", 30_000),
-                ("grpc.so_reuseport", 0),
+                # Worker processes share the port; the kernel spreads connections over them
+                # (only processes of the same user can join). Otherwise the port is ours alone.
+                ("grpc.so_reuseport", 1 if cfg.workers > 1 else 0),
             ]
         )
         server.add_generic_rpc_handlers(

@@ -76,13 +76,14 @@ class ExchangeLog:
         """
         async with self._signing:
             last = await self._store.latest_checkpoint()
-            problem = await self._integrity_problem(last)
+            # Read after the checkpoint: a checkpoint is stored only once its tree is committed.
+            size, root = await self._store.current_tree_head()
+            problem = await self._integrity_problem(last, size, root)
             if problem is not None:
                 log.error("exchange log: %s; not signing", problem)
                 if last is None:
                     raise LogIntegrityError(problem)
                 return last, self.verifier_key
-            size, root = self._store.tree_head()
             if last is not None and last.tree_size == size:
                 return last, self.verifier_key
             note = sign_checkpoint(Checkpoint(self.origin, size, root), self.origin, self._key)
@@ -96,11 +97,12 @@ class ExchangeLog:
             await self._store.append(job)
             return stored, self.verifier_key
 
-    async def _integrity_problem(self, last: StoredCheckpoint | None) -> str | None:
-        """Why the current tree must not be signed, if it must not."""
+    async def _integrity_problem(
+        self, last: StoredCheckpoint | None, size: int, root: bytes
+    ) -> str | None:
+        """Why the tree (size, root) must not be signed, if it must not."""
         if self._store.integrity_problem:
             return f"stored log is damaged: {self._store.integrity_problem}"
-        size, root = self._store.tree_head()
         if last is None or last.tree_size == 0:  # every tree extends the empty one
             return None
         if last.tree_size > size:
@@ -125,8 +127,10 @@ class ExchangeLog:
             verifier_key=vkey,
         )
 
-    def _check_size(self, field: str, size: int) -> None:
+    async def _check_size(self, field: str, size: int) -> None:
         current, _ = self._store.tree_head()
+        if size > current:  # perhaps appended by another process sharing the store
+            current, _ = await self._store.current_tree_head()
         if size > current:
             raise InvalidArgument.field(field, f"larger than the log ({current} entries)")
 
@@ -135,7 +139,7 @@ class ExchangeLog:
     ) -> audit_pb2.GetInclusionProofResponse:
         if request.tree_size == 0:
             raise InvalidArgument.field("tree_size", "must be at least 1")
-        self._check_size("tree_size", request.tree_size)
+        await self._check_size("tree_size", request.tree_size)
         if request.leaf_index >= request.tree_size:
             raise InvalidArgument.field("leaf_index", "must be below tree_size")
         proof = await self.proof(inclusion_spans(request.leaf_index, request.tree_size))
@@ -155,7 +159,7 @@ class ExchangeLog:
             raise InvalidArgument.field("first_size", "must be at least 1")
         if request.second_size < request.first_size:
             raise InvalidArgument.field("second_size", "must not be below first_size")
-        self._check_size("second_size", request.second_size)
+        await self._check_size("second_size", request.second_size)
         spans = consistency_spans(request.first_size, request.second_size)
         return audit_pb2.GetConsistencyProofResponse(proof=await self.proof(spans))
 
@@ -164,7 +168,7 @@ class ExchangeLog:
     ) -> AsyncIterator[audit_pb2.GetEntriesResponse]:
         if request.end < request.start:
             raise InvalidArgument.field("end", "must not be below start")
-        self._check_size("end", request.end)
+        await self._check_size("end", request.end)
         async for page in self._store.log_entries(
             request.start, request.end, _reader(caller), _ENTRY_BATCH
         ):

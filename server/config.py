@@ -41,6 +41,8 @@ class HubConfig:
     limits: Limits = field(default_factory=Limits)
     validity_years: int = 3
     consultation_answer_days: int = 21
+    # Hub processes serving the one port and sharing the store (see server.main).
+    workers: int = 1
 
     @classmethod
     def load(cls, path: Path) -> HubConfig:
@@ -90,6 +92,9 @@ class HubConfig:
         listen = section("server").get("listen", "127.0.0.1:50051")
         if not isinstance(listen, str) or ":" not in listen:
             raise ConfigError("[server] listen must be HOST:PORT")
+        workers = section("server").get("workers", 1)
+        if not isinstance(workers, int) or isinstance(workers, bool) or not 1 <= workers <= 64:
+            raise ConfigError("[server] workers must be an integer 1-64")
         store_value = section("store").get("path", "var/ecx.db")
         if not isinstance(store_value, str):
             raise ConfigError("[store] path must be a path")
@@ -117,4 +122,5 @@ class HubConfig:
             log_origin=origin,
             limits=Limits(**limit_values),
             validity_years=validity,
+            workers=workers,
         )

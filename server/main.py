@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import os
 import signal
@@ -15,6 +16,7 @@ from server.app import Hub, load_log_key
 from server.config import HubConfig
 from server.errors import EcxError
 from server.verify_log import verify_store
+from server.workers import WorkerPool, stop_when_orphaned
 
 
 def _quickstart(hub: Hub, config_path: Path) -> str:
@@ -48,19 +50,34 @@ def _quickstart(hub: Hub, config_path: Path) -> str:
     return "\n".join(lines)
 
 
-async def _serve(config_path: Path, print_quickstart: bool) -> None:
+async def _serve(
+    config_path: Path, print_quickstart: bool, worker_of: str | None, log_level: str
+) -> None:
     config = HubConfig.load(config_path)
+    if worker_of is not None:
+        config = dataclasses.replace(config, listen=worker_of)
     async with Hub(config) as hub:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
+        pool = None
+        if worker_of is not None:
+            orphaned = asyncio.create_task(stop_when_orphaned(stop))
+        elif config.workers > 1:
+            pool = WorkerPool(config_path, hub.address, config.workers - 1, log_level)
+            await pool.start()
         if print_quickstart:
             print(_quickstart(hub, config_path), flush=True)
         else:
-            print(f"ecx hub ready on {hub.address}", flush=True)
+            workers = f" ({config.workers} workers)" if pool is not None else ""
+            print(f"ecx hub ready on {hub.address}{workers}", flush=True)
         await stop.wait()
         logging.getLogger(__name__).info("shutting down")
+        if pool is not None:
+            await pool.stop()
+        if worker_of is not None:
+            orphaned.cancel()
 
 
 def _verify_log(config_path: Path, seen: list[Path]) -> int:
@@ -94,6 +111,8 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument(
         "--print-quickstart", action="store_true", help="print how to act as NL and DE"
     )
+    # Set by the hub for the worker processes it starts ([server] workers).
+    run.add_argument("--worker-of", metavar="ADDRESS", help=argparse.SUPPRESS)
     verify = sub.add_parser("verify-log", help="check the stored exchange log offline")
     verify.add_argument("--config", type=Path, default=Path("certs/dev/hub.toml"))
     verify.add_argument(
@@ -106,13 +125,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=args.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+        format="%(asctime)s %(levelname)s [%(process)d] %(name)s %(message)s",
         stream=sys.stderr,
     )
     if args.command == "verify-log":
         return _verify_log(args.config, args.checkpoint)
     try:
-        asyncio.run(_serve(args.config, args.print_quickstart))
+        asyncio.run(_serve(args.config, args.print_quickstart, args.worker_of, args.log_level))
     except EcxError as e:
         print(f"ecx-server: {e.message}", file=sys.stderr)
         return 1

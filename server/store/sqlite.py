@@ -3,15 +3,22 @@
 Writes go through one writer: requests queue up while a batch commits, and the next batch runs
 in a single hand-off to the writer's own SQLite thread and commits with one fsync. Reads use
 aiosqlite connections that see committed snapshots (WAL) and never wait for the writer.
+
+Several hub processes may share one store file (`[server] workers`). Their writers take turns
+under an exclusive lock on a file beside the store, held from BEGIN to COMMIT, and a writer that
+finds the file changed by another since its own last commit reloads the log's frontier first,
+so every process appends to the one exchange log.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import json
 import logging
 import math
+import os
 import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -328,6 +335,30 @@ _Outcome = tuple[bytes | None, EcxError | None]
 _T = TypeVar("_T")
 
 
+def _committed_frontier(conn: sqlite3.Connection) -> tuple[int, dict[NodeKey, bytes]]:
+    """Size of the committed log and the nodes of its frontier (call inside a transaction)."""
+    (size,) = conn.execute("SELECT COALESCE(MAX(idx) + 1, 0) FROM log_entries").fetchone()
+    keys = list(perfect_subtrees(Span(0, size)))
+    rows = conn.execute(
+        "SELECT id, hash FROM log_nodes WHERE id IN (SELECT value FROM json_each(?))",
+        (json.dumps([node_id(k) for k in keys]),),
+    ).fetchall()
+    nodes = {node_key(i): bytes(h) for i, h in rows}
+    if len(nodes) != len(keys):
+        raise StoreUnavailable(f"exchange log frontier of {size} entries is incomplete")
+    return size, nodes
+
+
+def _committed_head(conn: sqlite3.Connection) -> tuple[int, bytes]:
+    """(size, root) of the log as committed, read in one snapshot (lookup thread)."""
+    conn.execute("BEGIN")
+    try:
+        size, nodes = _committed_frontier(conn)
+    finally:
+        conn.execute("COMMIT")
+    return size, Frontier(size, nodes).root()
+
+
 def _screening_candidates(
     conn: sqlite3.Connection,
     wanted: list[str],
@@ -438,6 +469,12 @@ class SqliteStore:
         self._writer_task: asyncio.Task[None] | None = None
         self._frontier = Frontier()
         self._head: tuple[int, bytes] = (0, self._frontier.root())
+        # The writers of all processes sharing the store take turns under a lock on this file.
+        self._lock_path = path.with_name(path.name + ".writer-lock")
+        self._lock_fd: int | None = None
+        # PRAGMA data_version after the writer's last commit: another value means another
+        # connection has committed since, and the frontier must be read again.
+        self._data_version: int | None = None
         self.commits = 0
         # Set at open if stored entries do not match the stored tree.
         self.integrity_problem: str | None = None
@@ -455,10 +492,12 @@ class SqliteStore:
         await self.close()
 
     def _open_writer(self) -> None:
+        self._lock_fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         conn = sqlite3.connect(self._path, isolation_level=None)
         for pragma in _PRAGMAS:
             conn.execute(pragma)
-        _migrate(conn)
+        with self._writer_lock():
+            _migrate(conn)
         self._conn = conn
         self.integrity_problem = _scan_log(conn)
         if self.integrity_problem:
@@ -491,20 +530,15 @@ class SqliteStore:
                 await self._reader.execute(pragma)
             await self._reader.execute("PRAGMA query_only=ON")
             await asyncio.get_running_loop().run_in_executor(self._lookup, self._open_lookup)
-            await self._load_frontier()
+            # (the writer reads the frontier itself before its first batch)
+            self._head = await self._on_lookup(_committed_head)
         except sqlite3.Error as e:
             await self.close()
             raise StoreUnavailable(f"cannot open store {self._path}: {e}") from e
+        except StoreUnavailable:
+            await self.close()
+            raise
         self._writer_task = asyncio.create_task(self._run_writer(), name="store-writer")
-
-    async def _load_frontier(self) -> None:
-        rows = await self._read().execute_fetchall(
-            "SELECT COALESCE(MAX(idx) + 1, 0) FROM log_entries"
-        )
-        size = int(next(iter(rows))[0])
-        nodes = await self.log_nodes(perfect_subtrees(Span(0, size)))
-        self._frontier = Frontier(size, nodes)
-        self._head = (size, self._frontier.root())
 
     async def close(self) -> None:
         if self._writer_task is not None:
@@ -520,6 +554,9 @@ class SqliteStore:
         if self._conn is not None:
             await self._on_writer(self._conn.close)
             self._conn = None
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
         self._lookup.shutdown(wait=True)
         self._thread.shutdown(wait=True)
 
@@ -548,6 +585,12 @@ class SqliteStore:
         return [int(i) for i in result.split(b",")] if result else []
 
     def tree_head(self) -> tuple[int, bytes]:
+        return self._head
+
+    async def current_tree_head(self) -> tuple[int, bytes]:
+        head = await self._on_lookup(_committed_head)
+        if head[0] > self._head[0]:  # another process appended
+            self._head = head
         return self._head
 
     async def _run_writer(self) -> None:
@@ -589,10 +632,42 @@ class SqliteStore:
         conn = self._conn
         assert conn is not None
         outcomes: list[_Outcome] = []
-        batch_mark = self._frontier.mark()
         buffer = _LogBuffer()
-        try:
+        with self._writer_lock():
             conn.execute("BEGIN IMMEDIATE")
+            if conn.execute("PRAGMA data_version").fetchone()[0] != self._data_version:
+                self._reload_frontier(conn)
+            self._run_batch(conn, batch, buffer, outcomes)
+        return outcomes, (self._frontier.size, self._frontier.root())
+
+    @contextlib.contextmanager
+    def _writer_lock(self) -> Iterator[None]:
+        """Exclusive against the writers of other processes on this store (writer thread)."""
+        fd = self._lock_fd
+        assert fd is not None
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+
+    def _reload_frontier(self, conn: sqlite3.Connection) -> None:
+        size, nodes = _committed_frontier(conn)
+        if size != self._frontier.size:
+            if size < self._frontier.size:
+                log.error("exchange log shrank from %d to %d entries", self._frontier.size, size)
+            self._frontier = Frontier(size, nodes)
+
+    def _run_batch(
+        self,
+        conn: sqlite3.Connection,
+        batch: list[_Pending],
+        buffer: _LogBuffer,
+        outcomes: list[_Outcome],
+    ) -> None:
+        """Every job of the batch in its own savepoint, then COMMIT (in BEGIN, writer thread)."""
+        batch_mark = self._frontier.mark()
+        try:
             for pending in batch:
                 job_mark = (self._frontier.mark(), buffer.mark())
                 tx = _SqliteTransaction(conn, self._frontier, buffer)
@@ -619,7 +694,7 @@ class SqliteStore:
             with contextlib.suppress(sqlite3.Error):
                 conn.execute("ROLLBACK")
             raise
-        return outcomes, (self._frontier.size, self._frontier.root())
+        self._data_version = conn.execute("PRAGMA data_version").fetchone()[0]
 
     @staticmethod
     def _run_job(conn: sqlite3.Connection, tx: _SqliteTransaction, pending: _Pending) -> bytes:
