@@ -352,6 +352,8 @@ def _write_hub_config(path: Path) -> None:
 # Hub configuration; paths are relative to this file except [store].path.
 [server]
 listen = {_toml_str(SERVER_ADDRESS)}
+# Hub processes serving this port and sharing the store; more than 1 uses more cores.
+# workers = 1
 
 [tls]
 cert = "hub/cert.pem"

@@ -79,7 +79,11 @@ class EcxClient:
         self._channel = grpc.aio.secure_channel(
             self.server,
             credentials,
-            options=[("grpc.max_receive_message_length", 64 * 1024 * 1024)],
+            options=[
+                ("grpc.max_receive_message_length", 64 * 1024 * 1024),
+                # A connection of its own: not shared with other clients in this process.
+                ("grpc.use_local_subchannel_pool", 1),
+            ],
         )
         self._participants = participant_pb2_grpc.ParticipantServiceStub(self._channel)
         self._denials = denial_pb2_grpc.DenialServiceStub(self._channel)

@@ -133,12 +133,12 @@ class HubProcess:
 
 @contextmanager
 def hub_process(
-    pki: DevPki, workdir: Path, *, store: Path | None = None, port: int = 0
+    pki: DevPki, workdir: Path, *, store: Path | None = None, port: int = 0, workers: int = 1
 ) -> Iterator[HubProcess]:
     """Start `ecx-server run` with a copy of the dev hub.toml pointing at workdir; stop it after."""
     config = workdir / "hub.toml"
     text = pki.hub_config.read_text()
-    text = re.sub(r'listen = ".*"', f'listen = "127.0.0.1:{port}"', text)
+    text = re.sub(r'listen = ".*"', f'listen = "127.0.0.1:{port}"\nworkers = {workers}', text)
     store = store or workdir / "ecx.db"
     text = re.sub(r'path = "var/ecx.db"', f'path = "{store}"', text)
     for key in (
