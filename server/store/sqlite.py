@@ -125,14 +125,37 @@ class _Pending:
     )
 
 
+class _JobFailed(Exception):
+    """A job failed in a batch run without savepoints."""
+
+
+def _idempotency_records(
+    conn: sqlite3.Connection, batch: list[_Pending]
+) -> dict[tuple[str, str], tuple[bytes, bytes]]:
+    """(request digest, response) already recorded for the batch's idempotent requests."""
+    keys = [p.idempotency[:2] for p in batch if p.idempotency is not None]
+    if not keys:
+        return {}
+    rows = conn.execute(
+        "SELECT i.caller, i.request_id, i.request_sha256, i.response FROM json_each(?) AS k"
+        " JOIN idempotency AS i ON i.caller = json_extract(k.value, '$[0]')"
+        " AND i.request_id = json_extract(k.value, '$[1]')",
+        (json.dumps(keys),),
+    ).fetchall()
+    return {(r[0], r[1]): (bytes(r[2]), bytes(r[3])) for r in rows}
+
+
 class _LogBuffer:
-    """Log rows of the current batch, written with one statement per table before COMMIT."""
+    """Log and idempotency rows of the current batch, written with one statement per table
+    before COMMIT."""
 
     def __init__(self) -> None:
         self.entries: list[tuple[int, bytes, str, str, str, str]] = []
         self.objects: list[tuple[str, int]] = []
         self.parties: list[tuple[str, int]] = []
         self.nodes: list[tuple[int, bytes]] = []
+        # Idempotency records: (caller, request_id, method, request digest, response).
+        self.requests: list[tuple[str, str, str, bytes, bytes]] = []
 
     def mark(self) -> tuple[int, int, int, int]:
         return len(self.entries), len(self.objects), len(self.parties), len(self.nodes)
@@ -154,6 +177,11 @@ class _LogBuffer:
             "INSERT OR IGNORE INTO log_parties (party, idx) VALUES (?, ?)", self.parties
         )
         conn.executemany("INSERT INTO log_nodes (id, hash) VALUES (?, ?)", self.nodes)
+        conn.executemany(
+            "INSERT INTO idempotency (caller, request_id, method, request_sha256, response,"
+            " created_at) VALUES (?, ?, ?, ?, ?, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))",
+            self.requests,
+        )
 
 
 class _SqliteTransaction:
@@ -628,16 +656,36 @@ class SqliteStore:
                     pending.done.set_result(response)
 
     def _commit_batch(self, batch: list[_Pending]) -> tuple[list[_Outcome], tuple[int, bytes]]:
-        """One transaction for the whole batch, each job in its own savepoint (writer thread)."""
+        """One transaction for the whole batch (writer thread).
+
+        Jobs rarely fail here (requests are validated before they queue), so the batch first
+        runs without a savepoint per job: a statement less each side of every job. If a job
+        fails, the transaction is rolled back and the batch runs again with a savepoint per job,
+        so that only the failed job's writes are undone.
+        """
         conn = self._conn
         assert conn is not None
-        outcomes: list[_Outcome] = []
-        buffer = _LogBuffer()
         with self._writer_lock():
             conn.execute("BEGIN IMMEDIATE")
-            if conn.execute("PRAGMA data_version").fetchone()[0] != self._data_version:
-                self._reload_frontier(conn)
-            self._run_batch(conn, batch, buffer, outcomes)
+            batch_mark = self._frontier.mark()
+            try:
+                if conn.execute("PRAGMA data_version").fetchone()[0] != self._data_version:
+                    self._reload_frontier(conn)
+                    batch_mark = self._frontier.mark()
+                try:
+                    outcomes = self._run_batch(conn, batch, savepoints=False)
+                except _JobFailed:
+                    conn.execute("ROLLBACK")
+                    self._frontier.reset(batch_mark)
+                    conn.execute("BEGIN IMMEDIATE")
+                    outcomes = self._run_batch(conn, batch, savepoints=True)
+                conn.execute("COMMIT")
+            except sqlite3.Error:
+                self._frontier.reset(batch_mark)
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
+                raise
+            self._data_version = conn.execute("PRAGMA data_version").fetchone()[0]
         return outcomes, (self._frontier.size, self._frontier.root())
 
     @contextlib.contextmanager
@@ -659,63 +707,55 @@ class SqliteStore:
             self._frontier = Frontier(size, nodes)
 
     def _run_batch(
-        self,
-        conn: sqlite3.Connection,
-        batch: list[_Pending],
-        buffer: _LogBuffer,
-        outcomes: list[_Outcome],
-    ) -> None:
-        """Every job of the batch in its own savepoint, then COMMIT (in BEGIN, writer thread)."""
-        batch_mark = self._frontier.mark()
-        try:
-            for pending in batch:
-                job_mark = (self._frontier.mark(), buffer.mark())
-                tx = _SqliteTransaction(conn, self._frontier, buffer)
-                conn.execute("SAVEPOINT job")
-                try:
-                    outcomes.append((self._run_job(conn, tx, pending), None))
-                except sqlite3.Error:
-                    raise
-                except Exception as e:
-                    if isinstance(e, EcxError):
-                        error = e
+        self, conn: sqlite3.Connection, batch: list[_Pending], *, savepoints: bool
+    ) -> list[_Outcome]:
+        """Run every job of the batch in the open transaction; raises _JobFailed if one fails
+        and there are no savepoints to undo it with."""
+        buffer = _LogBuffer()
+        recorded = _idempotency_records(conn, batch)
+        outcomes: list[_Outcome] = []
+        for pending in batch:
+            key = pending.idempotency
+            if key is not None:
+                caller, request_id, method, digest = key
+                found = recorded.get((caller, request_id))
+                if found is not None:
+                    first_digest, first_response = found
+                    if first_digest != digest:
+                        outcomes.append((None, RequestIdReused()))
                     else:
-                        log.exception("write job failed")
-                        error = StoreUnavailable("write failed")
-                    conn.execute("ROLLBACK TO job")
-                    self._frontier.reset(job_mark[0])
-                    buffer.truncate(job_mark[1])
-                    outcomes.append((None, error))
+                        outcomes.append((first_response, None))
+                    continue
+            job_mark = (self._frontier.mark(), buffer.mark())
+            tx = _SqliteTransaction(conn, self._frontier, buffer)
+            if savepoints:
+                conn.execute("SAVEPOINT job")
+            try:
+                response = pending.job(tx)
+            except sqlite3.Error:
+                raise
+            except Exception as e:
+                if not savepoints:
+                    raise _JobFailed() from e
+                if isinstance(e, EcxError):
+                    error = e
+                else:
+                    log.error("write job failed: %s", type(e).__name__)
+                    error = StoreUnavailable("write failed")
+                conn.execute("ROLLBACK TO job")
                 conn.execute("RELEASE job")
-            buffer.flush(conn)
-            conn.execute("COMMIT")
-        except sqlite3.Error:
-            self._frontier.reset(batch_mark)
-            with contextlib.suppress(sqlite3.Error):
-                conn.execute("ROLLBACK")
-            raise
-        self._data_version = conn.execute("PRAGMA data_version").fetchone()[0]
-
-    @staticmethod
-    def _run_job(conn: sqlite3.Connection, tx: _SqliteTransaction, pending: _Pending) -> bytes:
-        if pending.idempotency is None:
-            return pending.job(tx)
-        caller, request_id, method, digest = pending.idempotency
-        row = conn.execute(
-            "SELECT request_sha256, response FROM idempotency WHERE caller = ? AND request_id = ?",
-            (caller, request_id),
-        ).fetchone()
-        if row is not None:
-            if row[0] != digest:
-                raise RequestIdReused()
-            return bytes(row[1])
-        response = pending.job(tx)
-        conn.execute(
-            "INSERT INTO idempotency (caller, request_id, method, request_sha256, response,"
-            " created_at) VALUES (?, ?, ?, ?, ?, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))",
-            (caller, request_id, method, digest, response),
-        )
-        return response
+                self._frontier.reset(job_mark[0])
+                buffer.truncate(job_mark[1])
+                outcomes.append((None, error))
+                continue
+            if savepoints:
+                conn.execute("RELEASE job")
+            if key is not None:
+                recorded[(caller, request_id)] = (digest, response)
+                buffer.requests.append((caller, request_id, method, digest, response))
+            outcomes.append((response, None))
+        buffer.flush(conn)
+        return outcomes
 
     # Exchange log reads
 
