@@ -20,6 +20,7 @@ import logging
 import math
 import os
 import sqlite3
+from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -146,8 +147,8 @@ def _idempotency_records(
 
 
 class _LogBuffer:
-    """Log and idempotency rows of the current batch, written with one statement per table
-    before COMMIT."""
+    """Rows of the current batch written with one statement per table before COMMIT: the
+    exchange log, idempotency records and the screening index of new denials."""
 
     def __init__(self) -> None:
         self.entries: list[tuple[int, bytes, str, str, str, str]] = []
@@ -156,15 +157,65 @@ class _LogBuffer:
         self.nodes: list[tuple[int, bytes]] = []
         # Idempotency records: (caller, request_id, method, request digest, response).
         self.requests: list[tuple[str, str, str, bytes, bytes]] = []
+        # Screening index: (denial id, field, name, match key, tokens); (token, denial id);
+        # (control entries, denial id).
+        self.names: list[tuple[int, str, str, str, str]] = []
+        self.tokens: list[tuple[str, int]] = []
+        self.controls: list[tuple[str, int]] = []
 
-    def mark(self) -> tuple[int, int, int, int]:
-        return len(self.entries), len(self.objects), len(self.parties), len(self.nodes)
+    def mark(self) -> tuple[int, ...]:
+        return (
+            len(self.entries),
+            len(self.objects),
+            len(self.parties),
+            len(self.nodes),
+            len(self.names),
+            len(self.tokens),
+            len(self.controls),
+        )
 
-    def truncate(self, mark: tuple[int, int, int, int]) -> None:
+    def truncate(self, mark: tuple[int, ...]) -> None:
         del self.entries[mark[0] :], self.objects[mark[1] :]
         del self.parties[mark[2] :], self.nodes[mark[3] :]
+        del self.names[mark[4] :], self.tokens[mark[5] :], self.controls[mark[6] :]
+
+    def flush_screening(self, conn: sqlite3.Connection) -> None:
+        """Write the buffered screening rows, each table in one statement (as JSON, so that the
+        rows do not each hand the GIL back and forth: see index_for_screening)."""
+        if not self.tokens and not self.names and not self.controls:
+            return
+        conn.execute(
+            "INSERT INTO denial_names (denial_id, field, name, match_key, tokens)"
+            " SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'),"
+            " json_extract(value, '$[2]'), json_extract(value, '$[3]'),"
+            " json_extract(value, '$[4]') FROM json_each(?) ORDER BY key",
+            (json.dumps(self.names),),
+        )
+        conn.execute(
+            "INSERT INTO denial_tokens (token, denial_id)"
+            " SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(?)",
+            (json.dumps(self.tokens),),
+        )
+        counts = Counter(token for token, _ in self.tokens)
+        # ("WHERE true" tells SQLite's parser the ON CONFLICT belongs to the INSERT)
+        conn.execute(
+            "INSERT INTO denial_token_counts (token, denials)"
+            " SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]')"
+            " FROM json_each(?) WHERE true"
+            " ON CONFLICT (token) DO UPDATE SET denials = denials + excluded.denials",
+            (json.dumps(sorted(counts.items())),),
+        )
+        conn.execute(
+            "UPDATE denials SET control_entries = json_extract(c.value, '$[0]')"
+            " FROM json_each(?) AS c WHERE denials.id = json_extract(c.value, '$[1]')",
+            (json.dumps(self.controls),),
+        )
+        self.names.clear()
+        self.tokens.clear()
+        self.controls.clear()
 
     def flush(self, conn: sqlite3.Connection) -> None:
+        self.flush_screening(conn)
         conn.executemany(
             "INSERT INTO log_entries (idx, entry, recorded_at, actor, action, outcome)"
             " VALUES (?, ?, ?, ?, ?, ?)",
@@ -249,14 +300,17 @@ class _SqliteTransaction:
 
     def index_for_screening(self, reference: str, names: ScreeningNames) -> None:
         # Every statement hands the GIL back and forth with the busy event loop, which is what a
-        # write costs most: so no statement that can be known to find nothing, and one
-        # statement per table rather than one per row. (The rows go as JSON, whose strings
-        # SQLite ends at a NUL; names cannot hold one, validation refuses control characters.)
+        # write costs most: so the rows of new denials are buffered and written for the whole
+        # batch at once, with one statement per table rather than one per row. (The rows go as
+        # JSON, whose strings SQLite ends at a NUL; names cannot hold one, validation refuses
+        # control characters.)
         denial_id, new = self._saved.pop(reference, (0, False))
         if not denial_id:
             row = self._conn.execute("SELECT id FROM denials WHERE reference = ?", (reference,))
             (denial_id,) = row.fetchone()
         if not new:
+            # Replacing an index: what is buffered must be in the tables first.
+            self._log.flush_screening(self._conn)
             self._conn.execute(
                 "UPDATE denial_token_counts SET denials = denials - 1"
                 " WHERE token IN (SELECT token FROM denial_tokens WHERE denial_id = ?)",
@@ -264,28 +318,9 @@ class _SqliteTransaction:
             )
             self._conn.execute("DELETE FROM denial_names WHERE denial_id = ?", (denial_id,))
             self._conn.execute("DELETE FROM denial_tokens WHERE denial_id = ?", (denial_id,))
-        tokens = json.dumps(sorted(names.tokens))
-        self._conn.execute(
-            "INSERT INTO denial_names (denial_id, field, name, match_key, tokens)"
-            " SELECT ?, json_extract(value, '$[0]'), json_extract(value, '$[1]'),"
-            " json_extract(value, '$[2]'), json_extract(value, '$[3]')"
-            " FROM json_each(?) ORDER BY key",
-            (denial_id, json.dumps(names.names)),
-        )
-        self._conn.execute(
-            "INSERT INTO denial_tokens (token, denial_id) SELECT value, ? FROM json_each(?)",
-            (denial_id, tokens),
-        )
-        # ("WHERE true" tells SQLite's parser the ON CONFLICT belongs to the INSERT)
-        self._conn.execute(
-            "INSERT INTO denial_token_counts (token, denials) SELECT value, 1 FROM json_each(?)"
-            " WHERE true ON CONFLICT (token) DO UPDATE SET denials = denials + 1",
-            (tokens,),
-        )
-        self._conn.execute(
-            "UPDATE denials SET control_entries = ? WHERE id = ?",
-            (" ".join(names.control_entries), denial_id),
-        )
+        self._log.names.extend((denial_id, *name) for name in names.names)
+        self._log.tokens.extend((token, denial_id) for token in sorted(names.tokens))
+        self._log.controls.append((" ".join(names.control_entries), denial_id))
 
     def denial_state(self, reference: str) -> DenialState | None:
         row = self._conn.execute(
@@ -726,6 +761,9 @@ class SqliteStore:
                     else:
                         outcomes.append((first_response, None))
                     continue
+            if savepoints:
+                # Rows of earlier jobs must not be inside this job's savepoint.
+                buffer.flush_screening(conn)
             job_mark = (self._frontier.mark(), buffer.mark())
             tx = _SqliteTransaction(conn, self._frontier, buffer)
             if savepoints:

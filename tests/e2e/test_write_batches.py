@@ -16,7 +16,7 @@ import pytest
 from ecx.v1 import audit_pb2
 from server.domain.exchange_log import Event
 from server.errors import AlreadyExists, RequestIdReused, StoreUnavailable
-from server.store.base import Transaction, WriteJob
+from server.store.base import DenialRow, ScreeningNames, Transaction, WriteJob
 from server.store.sqlite import SqliteStore
 
 
@@ -95,3 +95,91 @@ async def test_a_failed_job_takes_only_its_own_writes_with_it(
     failures = [r for r in caplog.records if "write job failed" in r.getMessage()]
     assert [r.getMessage() for r in failures] == ["write job failed: KeyError"]
     assert all(r.exc_info is None for r in caplog.records)
+
+
+def _version(reference: str, version: int, tokens: list[str], fail: bool = False) -> WriteJob:
+    """Save a version of a denial and index its names; optionally fail after writing both."""
+
+    def job(tx: Transaction) -> bytes:
+        row = DenialRow(reference, "nl", "NL", 1, "AE", 1, "2029-11-02", "", version)
+        tx.save_version(row, f"{reference} v{version}".encode())
+        names = tuple(("end_user", f"{reference} name {t}", "{}", t) for t in tokens)
+        tx.index_for_screening(reference, ScreeningNames(names, frozenset(tokens), ("ML1",)))
+        if fail:
+            raise AlreadyExists("refused after writing")
+        return b"ok"
+
+    return job
+
+
+def _index(path: Path) -> tuple[dict[str, int], dict[str, int], dict[str, list[str]]]:
+    """(stored token counts, token postings counted, tokens per denial) of the screening index."""
+    with sqlite3.connect(path) as db:
+        stored = dict(db.execute("SELECT token, denials FROM denial_token_counts WHERE denials"))
+        counted = dict(db.execute("SELECT token, COUNT(*) FROM denial_tokens GROUP BY token"))
+        per_denial: dict[str, list[str]] = {}
+        for reference, token in db.execute(
+            "SELECT d.reference, t.token FROM denial_tokens t JOIN denials d"
+            " ON d.id = t.denial_id ORDER BY 1, 2"
+        ):
+            per_denial.setdefault(reference, []).append(token)
+        names = db.execute("SELECT COUNT(*) FROM denial_names").fetchone()[0]
+    assert names == sum(len(t) for t in per_denial.values())
+    return stored, counted, per_denial
+
+
+async def test_the_screening_index_follows_versions_saved_in_one_batch(tmp_path: Path) -> None:
+    path = tmp_path / "ecx.db"
+    async with SqliteStore(path) as store:
+        commits = store.commits
+        results = await asyncio.gather(
+            store.append(_version("NL-A", 1, ["w:alpha", "w:beta"])),
+            store.append(_version("NL-B", 1, ["w:beta", "w:gamma"])),
+            # A amended within the batch it was submitted in: only its new names stay.
+            store.append(_version("NL-A", 2, ["w:beta", "w:delta"])),
+        )
+        assert store.commits == commits + 1
+        assert results == [b"ok", b"ok", b"ok"]
+        stored, counted, per_denial = _index(path)
+        assert per_denial == {"NL-A": ["w:beta", "w:delta"], "NL-B": ["w:beta", "w:gamma"]}
+        assert stored == counted == {"w:beta": 2, "w:delta": 1, "w:gamma": 1}
+
+        # A failure after writing a version and its index leaves no trace of either, and
+        # takes nothing of the others in its batch with it.
+        results = await asyncio.gather(
+            store.append(_version("NL-D", 1, ["w:delta", "w:zeta"])),
+            store.append(_version("NL-C", 1, ["w:omega"], fail=True)),
+            store.append(_version("NL-D", 2, ["w:zeta"])),
+            store.append(_version("NL-B", 2, ["w:gamma"], fail=True)),
+            return_exceptions=True,
+        )
+        assert store.commits == commits + 2
+        assert results[0] == results[2] == b"ok"
+        assert isinstance(results[1], AlreadyExists)
+        assert isinstance(results[3], AlreadyExists)
+        stored, counted, per_denial = _index(path)
+        assert per_denial == {
+            "NL-A": ["w:beta", "w:delta"],
+            "NL-B": ["w:beta", "w:gamma"],
+            "NL-D": ["w:zeta"],
+        }
+        assert stored == counted == {"w:beta": 2, "w:delta": 1, "w:gamma": 1, "w:zeta": 1}
+
+        # And in a later batch.
+        await store.append(_version("NL-B", 2, ["w:gamma", "w:epsilon"]))
+        stored, counted, per_denial = _index(path)
+        assert per_denial["NL-B"] == ["w:epsilon", "w:gamma"]
+        assert (
+            stored
+            == counted
+            == {
+                "w:beta": 1,
+                "w:delta": 1,
+                "w:gamma": 1,
+                "w:epsilon": 1,
+                "w:zeta": 1,
+            }
+        )
+    with sqlite3.connect(path) as db:
+        controls = db.execute("SELECT reference, control_entries FROM denials ORDER BY 1")
+        assert controls.fetchall() == [("NL-A", "ML1"), ("NL-B", "ML1"), ("NL-D", "ML1")]
