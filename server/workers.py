@@ -62,8 +62,13 @@ class WorkerPool:
         ]
 
     async def _spawn(self, n: int) -> None:
+        # In a session of its own, so a Ctrl-C at the terminal reaches only this process, which
+        # then stops the workers in order.
         process = await asyncio.create_subprocess_exec(
-            *self._command, stdout=asyncio.subprocess.PIPE, stdin=asyncio.subprocess.DEVNULL
+            *self._command,
+            stdout=asyncio.subprocess.PIPE,
+            stdin=asyncio.subprocess.DEVNULL,
+            start_new_session=True,
         )
         self._processes[n] = process
         assert process.stdout is not None
