@@ -369,8 +369,7 @@ class _SqliteTransaction:
             " VALUES (?, ?, ?, ?, ?)",
             (denial_id, row.version, row.regime, row.issuer, stored_version(record)),
         ).lastrowid
-        assert seq is not None
-        self._conn.execute("UPDATE denials SET latest_seq = ? WHERE id = ?", (seq, denial_id))
+        assert seq is not None  # (the insert's trigger makes it the denial's latest_seq)
         self._saved[row.reference] = (denial_id, latest_seq == -1)
         return seq
 
