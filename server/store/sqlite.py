@@ -670,7 +670,7 @@ class SqliteStore:
                 batch.append(item)
             try:
                 result = await self._on_writer(self._commit_batch, batch)
-            except sqlite3.Error as e:
+            except (sqlite3.Error, StoreUnavailable) as e:
                 log.error("store commit failed: %s", e)
                 failure = StoreUnavailable("store write failed; retry with the same request_id")
                 for pending in batch:
@@ -714,7 +714,7 @@ class SqliteStore:
                     conn.execute("BEGIN IMMEDIATE")
                     outcomes = self._run_batch(conn, batch, savepoints=True)
                 conn.execute("COMMIT")
-            except sqlite3.Error:
+            except Exception:
                 self._frontier.reset(batch_mark)
                 with contextlib.suppress(sqlite3.Error):
                     conn.execute("ROLLBACK")

@@ -5,10 +5,13 @@ committed by both, consistent with each other."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import hashlib
 import sqlite3
 from pathlib import Path
+
+import pytest
 
 from certs.devpki import DevPki
 from client.merkle import verify_consistency
@@ -17,6 +20,7 @@ from server.audit import ExchangeLog
 from server.clock import FixedClock
 from server.domain.exchange_log import Event
 from server.domain.merkle import consistency_spans
+from server.errors import StoreUnavailable
 from server.store.sqlite import SqliteStore
 from server.verify_log import verify_store
 from tests.helpers import START
@@ -76,3 +80,20 @@ async def test_two_writers_append_to_one_log_and_sign_consistent_checkpoints(
         actors = dict(db.execute("SELECT actor, COUNT(*) FROM log_entries GROUP BY actor"))
     assert indexes == list(range(86))
     assert actors == {"nl": 45, "de": 41}
+
+
+async def test_a_damaged_frontier_fails_the_batch_and_not_the_writer(tmp_path: Path) -> None:
+    path = tmp_path / "ecx.db"
+    async with SqliteStore(path) as store:
+        assert await store.record([_event("nl", n) for n in range(3)]) == [0, 1, 2]
+        # Another connection removes a node of the frontier (leaf 2 of the 3-leaf tree).
+        with contextlib.closing(sqlite3.connect(path)) as db, db:
+            saved = db.execute("SELECT id, hash FROM log_nodes WHERE id = ?", (2,)).fetchone()
+            db.execute("DELETE FROM log_nodes WHERE id = ?", (2,))
+        with pytest.raises(StoreUnavailable):
+            await store.record([_event("nl", 10)])
+        with contextlib.closing(sqlite3.connect(path)) as db, db:
+            db.execute("INSERT INTO log_nodes (id, hash) VALUES (?, ?)", saved)
+        assert await store.record([_event("nl", 11)]) == [3]
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT COUNT(*) FROM log_entries").fetchone() == (4,)
