@@ -101,10 +101,6 @@ class WorkerPool:
             else:
                 delay = RESTART_DELAY_S[0]
 
-    @property
-    def pids(self) -> list[int]:
-        return [p.pid for p in self._processes.values() if p.returncode is None]
-
     async def stop(self) -> None:
         """Ask every worker to finish its calls and stop; kill those that do not in time."""
         self._stopping = True

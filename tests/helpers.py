@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import os
 import re
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -109,6 +111,18 @@ def dual_use_payload(
     for name, value in fields.items():
         _set(payload, name, value)
     return payload
+
+
+def current_dual_use_payload(reference: str, state: str = "NL") -> denial_pb2.DenialPayload:
+    """A valid dual-use denial dated by the machine's clock, for hubs run as a subprocess."""
+    denial_date = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=3)
+    return dual_use_payload(reference, state, denial_date=denial_date.isoformat())
+
+
+def store_rows(store: Path, sql: str) -> list[tuple[object, ...]]:
+    """Rows of a query on the store file, read outside the hub."""
+    with contextlib.closing(sqlite3.connect(store)) as db:
+        return db.execute(sql).fetchall()
 
 
 def _set(message: object, name: str, value: object) -> None:

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
-import datetime as dt
 import os
 import signal
-import sqlite3
 from pathlib import Path
 
 import pytest
@@ -18,7 +15,7 @@ from client.api import EcxClient
 from client.errors import RemoteError
 from client.identity import Identity
 from ecx.v1 import denial_pb2
-from tests.helpers import dual_use_payload, hub_process
+from tests.helpers import current_dual_use_payload, hub_process, store_rows
 
 WORKERS = 16
 PER_WORKER = 40
@@ -34,12 +31,6 @@ class Attempt:
     request_id: str
     payload: denial_pb2.DenialPayload
     acknowledged: denial_pb2.Denial | None = None
-
-
-def _payload(reference: str) -> denial_pb2.DenialPayload:
-    # The hub in a subprocess runs on the machine's clock.
-    denial_date = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=3)
-    return dual_use_payload(reference, denial_date=denial_date.isoformat())
 
 
 async def _load_until_killed(
@@ -60,7 +51,7 @@ async def _load_until_killed(
                 attempt = Attempt(
                     f"NL-2026-K{number:04d}",
                     f"durability-{number:04d}",
-                    _payload(f"NL-2026-K{number:04d}"),
+                    current_dual_use_payload(f"NL-2026-K{number:04d}"),
                 )
                 attempts.append(attempt)
                 try:
@@ -89,11 +80,6 @@ async def _retry_all(client: EcxClient, attempts: list[Attempt]) -> list[denial_
             return await client.submit_denial(attempt.payload, request_id=attempt.request_id)
 
     return list(await asyncio.gather(*(retry(a) for a in attempts)))
-
-
-def _rows(store: Path, sql: str) -> list[tuple[object, ...]]:
-    with contextlib.closing(sqlite3.connect(store)) as db:
-        return db.execute(sql).fetchall()
 
 
 @pytest.mark.slow
@@ -150,11 +136,11 @@ async def test_acknowledged_submissions_survive_kill_9_and_retries_never_duplica
             log_indexes = [d.log_index for d in retried]
             assert len(set(log_indexes)) == len(attempts)
 
-    logged = _rows(
+    logged = store_rows(
         store,
         "SELECT idx FROM log_entries WHERE action = 'SubmitDenial' AND outcome = 'OK' ORDER BY idx",
     )
     assert [idx for (idx,) in logged] == sorted(log_indexes)
-    assert _rows(store, "SELECT COUNT(*) FROM denial_versions") == [(len(attempts),)]
-    assert _rows(store, "SELECT COUNT(*) FROM idempotency") == [(len(attempts),)]
-    assert _rows(store, "PRAGMA integrity_check") == [("ok",)]
+    assert store_rows(store, "SELECT COUNT(*) FROM denial_versions") == [(len(attempts),)]
+    assert store_rows(store, "SELECT COUNT(*) FROM idempotency") == [(len(attempts),)]
+    assert store_rows(store, "PRAGMA integrity_check") == [("ok",)]

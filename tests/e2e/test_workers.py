@@ -7,10 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime as dt
 import os
 import signal
-import sqlite3
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -23,7 +21,7 @@ from client.identity import Identity
 from ecx.v1 import denial_pb2
 from server.app import load_log_key
 from server.verify_log import verify_store
-from tests.helpers import dual_use_payload, hub_process
+from tests.helpers import current_dual_use_payload, hub_process, store_rows
 
 CLIENTS = 16
 PER_CLIENT = 3
@@ -75,17 +73,6 @@ def _served_connections(port: int, pid: int) -> int:
     return held
 
 
-def _payload(reference: str, state: str) -> denial_pb2.DenialPayload:
-    # The hub in a subprocess runs on the machine's clock.
-    denial_date = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=3)
-    return dual_use_payload(reference, state, denial_date=denial_date.isoformat())
-
-
-def _rows(store: Path, sql: str) -> list[tuple[object, ...]]:
-    with contextlib.closing(sqlite3.connect(store)) as db:
-        return db.execute(sql).fetchall()
-
-
 @pytest.mark.slow
 async def test_workers_share_the_port_the_store_and_the_exchange_log(
     pki: DevPki, tmp_path: Path
@@ -109,7 +96,7 @@ async def test_workers_share_the_port_the_store_and_the_exchange_log(
                 reference = f"{state}-2026-W{c:02d}{i}"
                 request_id = f"workers-{c:02d}-{i}"
                 denial = await clients[c].submit_denial(
-                    _payload(reference, state), request_id=request_id
+                    current_dual_use_payload(reference, state), request_id=request_id
                 )
                 return c, request_id, denial
 
@@ -134,7 +121,7 @@ async def test_workers_share_the_port_the_store_and_the_exchange_log(
             # A retry reaching another worker returns the first answer and records nothing.
             for c, request_id, denial in submitted:
                 same_caller = clients[(c + 2) % CLIENTS]
-                payload = _payload(denial.reference, denial.issuing_state)
+                payload = current_dual_use_payload(denial.reference, denial.issuing_state)
                 again = await same_caller.submit_denial(payload, request_id=request_id)
                 assert again == denial
 
@@ -145,9 +132,9 @@ async def test_workers_share_the_port_the_store_and_the_exchange_log(
     report = verify_store(store, key, "ecx.eu/exchange-log", notes)
     assert report.ok, report.message
     total = CLIENTS * PER_CLIENT
-    assert _rows(store, "SELECT COUNT(*) FROM denial_versions") == [(total,)]
-    assert _rows(store, "SELECT COUNT(*) FROM idempotency") == [(total,)]
-    indexes = [i for (i,) in _rows(store, "SELECT idx FROM log_entries ORDER BY idx")]
+    assert store_rows(store, "SELECT COUNT(*) FROM denial_versions") == [(total,)]
+    assert store_rows(store, "SELECT COUNT(*) FROM idempotency") == [(total,)]
+    indexes = [i for (i,) in store_rows(store, "SELECT idx FROM log_entries ORDER BY idx")]
     assert indexes == list(range(len(indexes)))
     assert "Traceback" not in hub.log.read_text()
 
@@ -185,7 +172,9 @@ async def test_a_dead_worker_is_replaced_and_workers_stop_without_the_hub(
             await asyncio.gather(*(c.whoami() for c in clients))
             assert _served_connections(port, second) > 0
             references = [
-                (await c.submit_denial(_payload(f"NL-2026-R{n:02d}", "NL"))).reference
+                (
+                    await c.submit_denial(current_dual_use_payload(f"NL-2026-R{n:02d}", "NL"))
+                ).reference
                 for n, c in enumerate(clients)
             ]
         assert len(set(references)) == CLIENTS
