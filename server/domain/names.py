@@ -606,7 +606,30 @@ class NameKey:
 
     def to_json(self) -> str:
         """The key as stored next to a denial, so screening need not transliterate it again."""
-        return json.dumps(dataclasses.asdict(self), ensure_ascii=False, separators=(",", ":"))
+        # Spelled out rather than dataclasses.asdict, which deep-copies every value: this runs
+        # for every name of every denial recorded.
+        data = {
+            "original": self.original,
+            "normalized": self.normalized,
+            "tokens": self.tokens,
+            "acronym": self.acronym,
+            "parts": [
+                {
+                    "text": p.text,
+                    "skeleton": p.skeleton,
+                    "consonants": p.consonants,
+                    "tier": int(p.tier),
+                    "raw": p.raw,
+                    "abjad": p.abjad,
+                    "caps": p.caps,
+                }
+                for p in self.parts
+            ],
+            "legal_forms": self.legal_forms,
+            "scripts": self.scripts,
+            "compact": self.compact,
+        }
+        return _KEY_ENCODER.encode(data)
 
     @classmethod
     def from_json(cls, text: str) -> NameKey:
@@ -659,6 +682,7 @@ class NameKey:
 
 
 _KEY_FIELDS = {f.name for f in dataclasses.fields(NameKey)}
+_KEY_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 _TOKEN_FIELDS = {f.name for f in dataclasses.fields(NameToken)}
 
 
