@@ -24,7 +24,7 @@ from server.domain.denials import effective_status, entry_category, entry_item
 from server.domain.participants import Caller
 from server.errors import InvalidArgument
 from server.reads import record_read
-from server.store import ScreeningNames, ScreeningRow, Store
+from server.store import BLOCK_SEPARATOR, ScreeningNames, ScreeningRow, Store
 
 # How much each kind of evidence weighs in the overall score.
 NAME_WEIGHT, ENTRY_WEIGHT, DESTINATION_WEIGHT = 0.70, 0.20, 0.10
@@ -32,7 +32,6 @@ ENTRY_SCORES = {"SAME_ENTRY": 1.0, "SAME_SUBTREE": 0.8, "SAME_CATEGORY": 0.5}
 RETRIEVE = 32  # candidates compared per screening, the best-ranked by shared rare tokens
 MAX_TOKEN_SHARE = 0.05  # blocking tokens shared by more denials than this are too common
 MAX_RESULTS = 200
-BLOCK_SEPARATOR = "\x1f"
 
 
 @functools.lru_cache(maxsize=20_000)

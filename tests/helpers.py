@@ -125,6 +125,18 @@ def store_rows(store: Path, sql: str) -> list[tuple[object, ...]]:
         return db.execute(sql).fetchall()
 
 
+def token_postings(db: sqlite3.Connection) -> list[tuple[str, int]]:
+    """(blocking token, denial id) of every posting in a store's screening index, in order;
+    checks the index's own integrity first."""
+    db.execute("INSERT INTO denial_token_index (denial_token_index) VALUES ('integrity-check')")
+    db.execute(
+        "CREATE VIRTUAL TABLE IF NOT EXISTS temp.token_postings"
+        " USING fts5vocab(main, denial_token_index, 'instance')"
+    )
+    rows = db.execute("SELECT term, doc FROM temp.token_postings").fetchall()
+    return sorted((bytes.fromhex(term).decode(), doc) for term, doc in rows)
+
+
 def _set(message: object, name: str, value: object) -> None:
     field = getattr(message, name)
     if hasattr(field, "CopyFrom") and not isinstance(value, (str, int, bytes)):

@@ -504,6 +504,7 @@ _APOSTROPHES = re.compile("['’`ʹʺ]")
 _ADJECTIVE_ENDINGS = ("skaia", "skoe", "skogo", "skie", "ski", "aia", "oe", "ogo", "i")
 
 
+@lru_cache(maxsize=1 << 17)
 def _skeleton(word: str) -> str:
     for pattern, repl in _SKELETON_STEPS:
         word = pattern.sub(repl, word)
@@ -546,6 +547,8 @@ def _build_lexicon() -> tuple[dict[tuple[str, ...], _Entry], int]:
 
 
 _LEXICON, _LONGEST_PHRASE = _build_lexicon()
+# First words of the lexicon's phrases: a name's word that starts none is looked up alone.
+_PHRASE_HEADS = frozenset(k[0] for k in _LEXICON if len(k) > 1)
 
 # Russian compound names end in shared stems ("Tula|mashzavod", "Ural|mashzavod"): when both
 # names end in the same ones, the words are compared on what precedes them.
@@ -692,6 +695,7 @@ class _Word:
     abjad: tuple[str, ...] = ()  # Arabic script: its possible consonant skeletons
 
 
+@lru_cache(maxsize=1 << 12)
 def _script_of(ch: str) -> str:
     if ch.isascii():
         return "Latin"
@@ -744,9 +748,10 @@ def _abjad_word(word: str) -> _Word:
 
 def _words(name: str) -> tuple[list[_Word], frozenset[str]]:
     text = unicodedata.normalize("NFKC", name).casefold()
-    text = "".join(
-        c for c in text if not (unicodedata.category(c) == "Mn" and _script_of(c) == "Arabic")
-    )
+    if not text.isascii():
+        text = "".join(
+            c for c in text if not (unicodedata.category(c) == "Mn" and _script_of(c) == "Arabic")
+        )
     text = _GREEK_DIPHTHONG.sub("β", text)
     text = text.replace("&", " and ").replace("+", " and ")
     text = _ELISION.sub(r"\1 ", text)
@@ -754,23 +759,33 @@ def _words(name: str) -> tuple[list[_Word], frozenset[str]]:
     scripts: set[str] = set()
     out: list[_Word] = []
     for word in _WORD.findall(text):
-        word = _APOSTROPHES.sub("", word)
-        word_scripts = {_script_of(c) for c in word if c.isalpha()}
-        scripts |= word_scripts - {"Latin"}
-        if "Han" in word_scripts:
-            for part in re.findall(r"[^\W\d_]+|\d+", word):
-                if any(_script_of(c) == "Han" for c in part):
-                    out.extend(_Word(w) for w in _han_words(part) if w)
-                else:
-                    out.append(_Word(anyascii(part).lower()))
-        elif "Arabic" in word_scripts:
-            abjad_word = _abjad_word(word)
-            if abjad_word.raw:
-                out.append(abjad_word)
-        else:
-            ascii_form = anyascii(word.translate(_LATIN_FOLD)).lower()
-            out.extend(_Word(w) for w in re.findall("[a-z0-9]+", ascii_form))
+        parts, word_scripts = _word_parts(word)
+        scripts |= word_scripts
+        out.extend(parts)
     return out, frozenset(scripts)
+
+
+@lru_cache(maxsize=1 << 16)
+def _word_parts(word: str) -> tuple[tuple[_Word, ...], frozenset[str]]:
+    """The words one written word stands for, and its scripts other than Latin; words recur
+    across names ("trading", "llc", the cities), so this is kept."""
+    word = _APOSTROPHES.sub("", word)
+    word_scripts = {_script_of(c) for c in word if c.isalpha()}
+    out: list[_Word] = []
+    if "Han" in word_scripts:
+        for part in re.findall(r"[^\W\d_]+|\d+", word):
+            if any(_script_of(c) == "Han" for c in part):
+                out.extend(_Word(w) for w in _han_words(part) if w)
+            else:
+                out.append(_Word(anyascii(part).lower()))
+    elif "Arabic" in word_scripts:
+        abjad_word = _abjad_word(word)
+        if abjad_word.raw:
+            out.append(abjad_word)
+    else:
+        ascii_form = anyascii(word.translate(_LATIN_FOLD)).lower()
+        out.extend(_Word(w) for w in re.findall("[a-z0-9]+", ascii_form))
+    return tuple(out), frozenset(word_scripts - {"Latin"})
 
 
 def _place_by_adjective(skeleton: str) -> _Entry | None:
@@ -822,7 +837,8 @@ def name_key(name: str) -> NameKey:
             continue
         entry: _Entry | None = None
         size = 1
-        for n in range(0 if word.abjad else min(_LONGEST_PHRASE, len(words) - i), 0, -1):
+        longest = 1 if skel not in _PHRASE_HEADS else min(_LONGEST_PHRASE, len(words) - i)
+        for n in range(0 if word.abjad else longest, 0, -1):
             if n > 1 and stop[i + n - 1]:
                 continue
             window = tuple(skeletons[k] for k in range(i, i + n) if not stop[k])

@@ -1,6 +1,7 @@
 """Storage behind one typed interface; SQLite is the embedded default."""
 
 from server.store.base import (
+    BLOCK_SEPARATOR,
     ChangePage,
     ConsultationFilter,
     DenialFilter,
@@ -15,6 +16,7 @@ from server.store.base import (
 )
 
 __all__ = [
+    "BLOCK_SEPARATOR",
     "ChangePage",
     "ConsultationFilter",
     "DenialFilter",

@@ -27,10 +27,14 @@ class DenialRow:
     version: int
 
 
+BLOCK_SEPARATOR = "\x1f"
+
+
 @dataclass(frozen=True)
 class ScreeningNames:
     """A denial's names for screening: (field, name, serialized match key, the name's blocking
-    tokens joined by U+001F), the denial's blocking tokens and its control entries."""
+    tokens joined by BLOCK_SEPARATOR), the denial's blocking tokens (those of its names, and no
+    others) and its control entries."""
 
     names: tuple[tuple[str, str, str, str], ...]
     tokens: frozenset[str]

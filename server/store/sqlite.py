@@ -39,6 +39,7 @@ from server.domain.exchange_log import Event, encode_entry, utc_text
 from server.domain.merkle import Frontier, NodeKey, Span, node_id, node_key, perfect_subtrees
 from server.errors import EcxError, RequestIdReused, StoreUnavailable
 from server.store.base import (
+    BLOCK_SEPARATOR,
     ChangePage,
     ConsultationFilter,
     DenialFilter,
@@ -64,6 +65,12 @@ _PRAGMAS = (
     "PRAGMA foreign_keys=ON",
     "PRAGMA busy_timeout=5000",
 )
+
+
+def token_document(tokens: Iterable[str]) -> str:
+    """Blocking tokens as the screening index's full-text table holds them: each the hex of its
+    UTF-8 bytes (one word to any tokenizer, whatever the token's letters), in sorted order."""
+    return " ".join(t.encode().hex() for t in sorted(tokens))
 
 
 def migrations() -> list[tuple[int, str]]:
@@ -191,10 +198,13 @@ class _LogBuffer:
             " json_extract(value, '$[4]') FROM json_each(?) ORDER BY key",
             (json.dumps(self.names),),
         )
+        postings: dict[int, list[str]] = {}
+        for token, denial_id in self.tokens:
+            postings.setdefault(denial_id, []).append(token)
         conn.execute(
-            "INSERT INTO denial_tokens (token, denial_id)"
+            "INSERT INTO denial_token_index (rowid, tokens)"
             " SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(?)",
-            (json.dumps(self.tokens),),
+            (json.dumps([(d, token_document(t)) for d, t in postings.items()]),),
         )
         counts = Counter(token for token, _ in self.tokens)
         # ("WHERE true" tells SQLite's parser the ON CONFLICT belongs to the INSERT)
@@ -311,16 +321,32 @@ class _SqliteTransaction:
         if not new:
             # Replacing an index: what is buffered must be in the tables first.
             self._log.flush_screening(self._conn)
-            self._conn.execute(
-                "UPDATE denial_token_counts SET denials = denials - 1"
-                " WHERE token IN (SELECT token FROM denial_tokens WHERE denial_id = ?)",
-                (denial_id,),
-            )
-            self._conn.execute("DELETE FROM denial_names WHERE denial_id = ?", (denial_id,))
-            self._conn.execute("DELETE FROM denial_tokens WHERE denial_id = ?", (denial_id,))
+            self._unindex(denial_id)
         self._log.names.extend((denial_id, *name) for name in names.names)
         self._log.tokens.extend((token, denial_id) for token in sorted(names.tokens))
         self._log.controls.append((" ".join(names.control_entries), denial_id))
+
+    def _unindex(self, denial_id: int) -> None:
+        """Take a denial's names and tokens out of the screening index. Its tokens are those of
+        its names (ScreeningNames keeps no others): the contentless index forgets a row only
+        when told the tokens it was given."""
+        old: set[str] = set()
+        for (tokens,) in self._conn.execute(
+            "SELECT tokens FROM denial_names WHERE denial_id = ?", (denial_id,)
+        ):
+            old.update(t for t in tokens.split(BLOCK_SEPARATOR) if t)
+        if old:
+            self._conn.execute(
+                "UPDATE denial_token_counts SET denials = denials - 1"
+                " WHERE token IN (SELECT value FROM json_each(?))",
+                (json.dumps(sorted(old)),),
+            )
+            self._conn.execute(
+                "INSERT INTO denial_token_index (denial_token_index, rowid, tokens)"
+                " VALUES ('delete', ?, ?)",
+                (denial_id, token_document(old)),
+            )
+        self._conn.execute("DELETE FROM denial_names WHERE denial_id = ?", (denial_id,))
 
     def denial_state(self, reference: str) -> DenialState | None:
         row = self._conn.execute(
@@ -448,11 +474,13 @@ def _screening_candidates(
     # word says more than sharing several common ones. Then, within a pool twice as large, the same
     # destination and the same part of the control list count as one more shared token each.
     weights = ",".join("(?, ?)" for _ in usable)
+    values = [(token_document((t,)), round(math.log(1 + total / n), 6)) for t, n in usable]
     pool = conn.execute(
         f"WITH weight (token, idf) AS (VALUES {weights})"  # noqa: S608
-        " SELECT t.denial_id, SUM(w.idf) FROM weight w JOIN denial_tokens t ON t.token = w.token"
-        " GROUP BY t.denial_id ORDER BY SUM(w.idf) DESC, t.denial_id LIMIT ?",
-        [*(v for t, n in usable for v in (t, round(math.log(1 + total / n), 6))), limit * 2],
+        " SELECT t.rowid, SUM(w.idf) FROM weight w"
+        " JOIN denial_token_index t ON t.denial_token_index MATCH w.token"
+        " GROUP BY t.rowid ORDER BY SUM(w.idf) DESC, t.rowid LIMIT ?",
+        [*(v for pair in values for v in pair), limit * 2],
     ).fetchall()
     if not pool:
         return [], total

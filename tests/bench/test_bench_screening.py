@@ -61,8 +61,9 @@ from tests.bench._common import (
     run_child,
     write_result,
 )
-from tests.bench._names_gen import VARIANT_KINDS, DenialSpec, NameGenerator, PartySpec, Query
-from tests.helpers import START, TODAY, dual_use_payload, hub_config, military_payload
+from tests.bench._names_gen import VARIANT_KINDS, DenialSpec, NameGenerator, Query
+from tests.bench._payloads import payload_of
+from tests.helpers import START, TODAY, hub_config
 
 SIGNERS = ("nl", "de", "fr", "es", "it")
 READER = "de"  # an authority: screens against both regimes
@@ -85,50 +86,6 @@ _ALNUM = re.compile("[a-z0-9]+")
 # ---------------------------------------------------------------------------------------------
 # Seeding
 # ---------------------------------------------------------------------------------------------
-
-
-def _party(spec: PartySpec) -> denial_pb2.Party:
-    return denial_pb2.Party(
-        name=spec.name,
-        country=spec.entity.country,
-        address="Industrial zone, building 4",
-        aliases=spec.aliases,
-    )
-
-
-def payload_of(spec: DenialSpec) -> denial_pb2.DenialPayload:
-    """The generated denial as a valid payload, built on the test helpers' defaults."""
-    military = spec.regime == "MILITARY"
-    if military:
-        reason = denial_pb2.Reason(
-            criterion=spec.criterion, explanation="Risk assessed under the cited criterion"
-        )
-    else:
-        reason = denial_pb2.Reason(
-            ground=denial_pb2.Ground.Value(spec.ground), explanation="Assessed under Art. 15"
-        )
-    build = military_payload if military else dual_use_payload
-    payload = build(
-        spec.reference,
-        spec.state,
-        licence_type=denial_pb2.LicenceType.Value(spec.licence_type),
-        originating_authority=AUTHORITIES[spec.issuer][1],
-        denial_date=spec.denial_date,
-        destination_country=spec.destination,
-        end_user=_party(spec.end_user),
-        end_use=spec.end_use,
-        goods_description=spec.goods,
-        control_entries=list(spec.control_entries),
-        quantity=spec.quantity,
-        value_eur=spec.value_eur,
-        reasons=[reason],
-        contact=f"denials@{spec.issuer}.example.eu",
-    )
-    if spec.consignee is None:
-        payload.ClearField("consignee")
-    else:
-        payload.consignee.CopyFrom(_party(spec.consignee))
-    return payload
 
 
 async def seed(config: HubConfig, pki: DevPki, specs: Sequence[DenialSpec]) -> dict[str, Any]:

@@ -2,7 +2,9 @@
 the same request bytes with the same concurrency, measured in the same run.
 
 Two hubs are measured: this process's hub (one process, as the tests run it) and `ecx-server run`
-with one worker process per core (`[server] workers`), each on its own store.
+with one worker process per core (`[server] workers`), each on its own store. The denials are
+distinct and generated (tests/bench/_names_gen): parties named in Latin, Cyrillic, Greek, Arabic
+and Chinese script, so each submit keys its own names for screening, as it would in use.
 
 Smoke size by default; ECX_BENCH_FULL=1 for the full run. Writes bench-results/submit.json.
 """
@@ -34,8 +36,10 @@ from tests.bench._common import (
     run_child,
     write_result,
 )
+from tests.bench._names_gen import NameGenerator
+from tests.bench._payloads import payload_of
 from tests.bench._wire import write_frames
-from tests.helpers import dual_use_payload, hub_config, hub_process, military_payload
+from tests.helpers import hub_config, hub_process
 
 SIGNERS = ("nl", "de", "fr", "es", "it")
 CONCURRENCY = 32
@@ -43,30 +47,34 @@ SUBMITS = 4000 if FULL else 100
 ROUNDS = 3 if FULL else 1
 RPC_TIMEOUT = 120.0
 WORKERS = os.cpu_count() or 1
-# The hub processes run on the machine's clock.
-DENIAL_DATE = (dt.datetime.now(dt.UTC).date() - dt.timedelta(days=10)).isoformat()
+GENERATOR_SEED = 20_261_202
+# The hub processes run on the machine's clock; denial dates are at most 1,090 days before it.
+TODAY = dt.datetime.now(dt.UTC).date()
 
 
 def build_requests(pki: DevPki, round_no: int, path: Path) -> None:
-    """SUBMITS freshly signed, distinct denials (alternating dual-use and military), each framed
-    with the worker that sends it; worker w speaks for SIGNERS[w % 5] and sends only denials that
-    authority signed. Signing happens here, outside any timed region."""
+    """SUBMITS freshly signed, distinct denials from the seeded generator (parties in several
+    scripts, so every submit keys new names for screening), each framed with the worker that
+    sends it; worker w speaks for SIGNERS[w % 5] and sends only denials that authority signed.
+    Signing happens here, outside any timed region."""
     keys = {name: Identity.load(pki.identity(name)).require_signing_key() for name in SIGNERS}
+    workers_of = {
+        name: [w for w in range(CONCURRENCY) if SIGNERS[w % len(SIGNERS)] == name]
+        for name in SIGNERS
+    }
+    issuers = {name: AUTHORITIES[name][0] for name in SIGNERS}
+    specs = NameGenerator(GENERATOR_SEED + round_no).denials(SUBMITS, issuers, TODAY)
+    sent = dict.fromkeys(SIGNERS, 0)
     frames = []
-    for i in range(SUBMITS):
-        worker = i % CONCURRENCY
-        name = SIGNERS[worker % len(SIGNERS)]
-        state = AUTHORITIES[name][0]
-        build = military_payload if (i // CONCURRENCY) % 2 else dual_use_payload
-        payload = build(
-            f"{state}-BENCH-{round_no}-{i:06d}",
-            state,
-            value_eur=10_000 + i,
-            quantity=f"{1 + i % 50} units",
-            denial_date=DENIAL_DATE,
-        )
+    for spec in specs:
+        spec.reference = spec.reference.replace("-B-", f"-BENCH-{round_no}-")
+        workers = workers_of[spec.issuer]
+        worker = workers[sent[spec.issuer] % len(workers)]
+        sent[spec.issuer] += 1
         envelope = sign(
-            payload.SerializeToString(deterministic=True), DENIAL_PAYLOAD_TYPE, keys[name]
+            payload_of(spec).SerializeToString(deterministic=True),
+            DENIAL_PAYLOAD_TYPE,
+            keys[spec.issuer],
         )
         request = denial_pb2.SubmitDenialRequest(request_id=new_request_id(), envelope=envelope)
         frames.append((worker, request.SerializeToString()))

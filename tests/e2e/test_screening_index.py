@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 import sqlite3
+from collections import Counter
 from contextlib import closing
 from pathlib import Path
 
+from certs.devpki import DevPki
 from ecx.v1 import consultation_pb2, denial_pb2
+from server.app import Hub
+from server.clock import FixedClock
 from server.domain.names import name_key
 from server.screening import MAX_RESULTS, RETRIEVE
-from tests.helpers import RunningHub, military_payload, party
+from tests.helpers import (
+    START,
+    RunningHub,
+    hub_config,
+    military_payload,
+    party,
+    token_postings,
+)
 
 UNRELATED = [
     "Zephyrine Marlowe",
@@ -53,7 +64,7 @@ def _stored_counts(path: Path) -> tuple[dict[str, int], dict[str, int]]:
     """(kept counts, counts recomputed from the postings) from the hub's SQLite file."""
     with closing(sqlite3.connect(path)) as conn:
         kept = dict(conn.execute("SELECT token, denials FROM denial_token_counts WHERE denials"))
-        actual = dict(conn.execute("SELECT token, COUNT(*) FROM denial_tokens GROUP BY token"))
+        actual = Counter(token for token, _ in token_postings(conn))
     return kept, actual
 
 
@@ -127,3 +138,52 @@ async def test_among_equally_named_denials_destination_and_list_part_decide_retr
     assert "NL-2026-E901" not in to_pakistan
     assert "NL-2026-E901" in same_item
     assert "NL-2026-E900" not in same_item
+
+
+async def test_postings_of_a_store_from_before_the_full_text_index_are_carried_over(
+    pki: DevPki, tmp_path: Path
+) -> None:
+    """A store whose postings are still in the denial_tokens table (migrations up to 8) opens
+    with the same postings in the full-text index, and screening finds through them."""
+    store = tmp_path / "ecx.db"
+    config = hub_config(pki, store)
+    clock = FixedClock(START)
+    names = ["Brackley Forsythe Optics", "Zephyrine Marlowe Avionics", "Quillon Brastead"]
+    async with (
+        Hub(config, clock=clock) as running,
+        RunningHub(running, pki, clock, store).client("nl") as nl,
+    ):
+        for i, name in enumerate(names):
+            await nl.submit_denial(
+                military_payload(f"NL-2026-M{i:03d}", "NL", end_user=party(name, "AE"))
+            )
+    with closing(sqlite3.connect(store)) as db, db:
+        before = token_postings(db)
+        # The layout migration 8 left: postings as rows of a b-tree.
+        db.execute(
+            "CREATE TABLE denial_tokens (token TEXT NOT NULL, denial_id INTEGER NOT NULL"
+            " REFERENCES denials (id), PRIMARY KEY (token, denial_id)) WITHOUT ROWID"
+        )
+        db.execute("CREATE INDEX denial_tokens_by_denial ON denial_tokens (denial_id)")
+        db.executemany("INSERT INTO denial_tokens (token, denial_id) VALUES (?, ?)", before)
+        db.execute("DROP TABLE denial_token_index")
+        db.execute("DELETE FROM schema_migrations WHERE version = 9")
+    assert len(before) > 3 * len(names)
+
+    async with Hub(config, clock=clock) as running:
+        hub = RunningHub(running, pki, clock, store)
+        with closing(sqlite3.connect(store)) as db:
+            assert token_postings(db) == before
+            tables = db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+            assert "denial_tokens" not in {name for (name,) in tables}
+        async with hub.client("de") as de:
+            screened = await de.consultations.screen(
+                consultation_pb2.Transaction(
+                    regime=denial_pb2.MILITARY,
+                    destination_country="AE",
+                    end_user=denial_pb2.Party(name="Zephyrine Marlow Avionics", country="AE"),
+                    control_entries=["ML2.a"],
+                )
+            )
+    assert [c.reference for c in screened.candidates] == ["NL-2026-M001"]
+    assert screened.denials_compared == 1

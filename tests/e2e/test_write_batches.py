@@ -9,6 +9,7 @@ import datetime as dt
 import hashlib
 import logging
 import sqlite3
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,7 @@ from server.domain.exchange_log import Event
 from server.errors import AlreadyExists, RequestIdReused, StoreUnavailable
 from server.store.base import DenialRow, ScreeningNames, Transaction, WriteJob
 from server.store.sqlite import SqliteStore
+from tests.helpers import token_postings
 
 
 def _event(name: str) -> Event:
@@ -116,13 +118,12 @@ def _index(path: Path) -> tuple[dict[str, int], dict[str, int], dict[str, list[s
     """(stored token counts, token postings counted, tokens per denial) of the screening index."""
     with sqlite3.connect(path) as db:
         stored = dict(db.execute("SELECT token, denials FROM denial_token_counts WHERE denials"))
-        counted = dict(db.execute("SELECT token, COUNT(*) FROM denial_tokens GROUP BY token"))
+        postings = token_postings(db)
+        counted = dict(Counter(token for token, _ in postings))
+        references = dict(db.execute("SELECT id, reference FROM denials"))
         per_denial: dict[str, list[str]] = {}
-        for reference, token in db.execute(
-            "SELECT d.reference, t.token FROM denial_tokens t JOIN denials d"
-            " ON d.id = t.denial_id ORDER BY 1, 2"
-        ):
-            per_denial.setdefault(reference, []).append(token)
+        for token, denial_id in sorted(postings, key=lambda p: (references[p[1]], p[0])):
+            per_denial.setdefault(references[denial_id], []).append(token)
         names = db.execute("SELECT COUNT(*) FROM denial_names").fetchone()[0]
     assert names == sum(len(t) for t in per_denial.values())
     return stored, counted, per_denial
