@@ -7,12 +7,13 @@ dual-use denials follow Regulation (EU) 2021/821 Art. 15-16 (grounds, Annex I en
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from google.protobuf import unknown_fields
-from google.protobuf.descriptor import FieldDescriptor
+from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import DecodeError, Message
 
 from ecx.v1 import denial_pb2
@@ -76,14 +77,26 @@ def parse_date(text: str) -> dt.date | None:
         return None
 
 
+@functools.cache
+def _message_fields(descriptor: Descriptor) -> tuple[tuple[str, bool], ...]:
+    """(name, repeated) of the message-typed fields of a message type."""
+    return tuple(
+        (f.name, f.is_repeated) for f in descriptor.fields if f.type == FieldDescriptor.TYPE_MESSAGE
+    )
+
+
 def has_unknown_fields(message: Message) -> bool:
     """True if the bytes carried fields this hub does not know: signed content it cannot show."""
     if len(unknown_fields.UnknownFieldSet(message)):
         return True
-    for field, value in message.ListFields():
-        if field.type != FieldDescriptor.TYPE_MESSAGE:
+    # Only the message-typed fields are walked (ListFields would convert every set field).
+    for name, repeated in _message_fields(message.DESCRIPTOR):
+        if repeated:
+            children = getattr(message, name)
+        elif message.HasField(name):
+            children = (getattr(message, name),)
+        else:
             continue
-        children = value if field.is_repeated else [value]
         if any(has_unknown_fields(child) for child in children):
             return True
     return False

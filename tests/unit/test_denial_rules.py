@@ -154,9 +154,30 @@ def test_revocation_and_renewal_rules() -> None:
         rules.check_renewal(_state(denial_pb2.REVOKED))
 
 
-def test_payload_with_unknown_fields_is_refused() -> None:
+def _smuggled_in_reasons() -> bytes:
+    """A second reason (field 15, repeated) carrying field 31, which Reason does not have."""
+    inner = denial_pb2.Reason(criterion=2, explanation="x").SerializeToString() + b"\xf8\x01\x05"
+    return military_payload().SerializeToString() + b"\x7a" + bytes([len(inner)]) + inner
+
+
+def _smuggled_in_end_user() -> bytes:
+    """end_user (field 9) carrying field 31, which Party does not have."""
     inner = denial_pb2.Party(name="Hidden Co", country="AE").SerializeToString() + b"\xf8\x01\x05"
-    smuggled = military_payload().SerializeToString() + b"\x4a" + bytes([len(inner)]) + inner
+    return military_payload().SerializeToString() + b"\x4a" + bytes([len(inner)]) + inner
+
+
+@pytest.mark.parametrize(
+    "smuggled",
+    [
+        military_payload().SerializeToString() + b"\xf8\x01\x05",
+        _smuggled_in_end_user(),
+        _smuggled_in_reasons(),
+    ],
+    ids=["top-level", "in-a-message-field", "in-a-repeated-message-field"],
+)
+def test_payload_with_unknown_fields_is_refused(smuggled: bytes) -> None:
+    parsed = denial_pb2.DenialPayload.FromString(smuggled)
+    assert parsed.reference == "DE-2026-0001"  # the known fields still parse
     with pytest.raises(InvalidArgument) as caught:
         rules.DenialContent.from_payload_bytes(
             smuggled, caller_state="DE", today=TODAY, rules=RULES
