@@ -939,3 +939,55 @@ async def test_a_store_written_before_versions_were_stored_as_changes_reads_the_
         assert [version_record(r) for (r,) in versions[:-1]] == [
             c.SerializeToString() for _, batch in before[2] for c in batch
         ]
+
+
+async def test_idempotency_records_of_a_store_from_before_migration_10_still_answer_retries(
+    pki: DevPki, tmp_path: Path
+) -> None:
+    clock = FixedClock(START)
+    store = tmp_path / "ecx.db"
+    config = hub_config(pki, store)
+    async with Hub(config, clock=clock) as running:
+        hub = RunningHub(running, pki, clock, store)
+        async with hub.client("nl") as nl:
+            first = await _submit(nl, hub, "before-10")
+            amended = await _amend(nl, hub, "amend-before-10")
+    with contextlib.closing(sqlite3.connect(store)) as db, db:
+        records = db.execute(
+            "SELECT caller, request_id, method, request_sha256, response, created_at"
+            " FROM idempotency ORDER BY id"
+        ).fetchall()
+        # The table as migration 1 made it: clustered on its key.
+        db.execute("DROP TABLE idempotency")
+        db.execute(
+            "CREATE TABLE idempotency (caller TEXT NOT NULL, request_id TEXT NOT NULL,"
+            " method TEXT NOT NULL, request_sha256 BLOB NOT NULL, response BLOB NOT NULL,"
+            " created_at TEXT NOT NULL, PRIMARY KEY (caller, request_id)) WITHOUT ROWID"
+        )
+        db.executemany("INSERT INTO idempotency VALUES (?, ?, ?, ?, ?, ?)", records)
+        db.execute("DELETE FROM schema_migrations WHERE version = 10")
+    assert [r[1] for r in records] == ["before-10", "amend-before-10"]
+
+    async with Hub(config, clock=clock) as running:
+        hub = RunningHub(running, pki, clock, store)
+        migrated = query(
+            hub,
+            "SELECT caller, request_id, method, request_sha256, response, created_at"
+            " FROM idempotency ORDER BY id",
+        )
+        assert migrated == records
+        writes = event_count(hub)
+        async with hub.client("nl") as nl:
+            assert await _submit(nl, hub, "before-10") == first
+            assert await _amend(nl, hub, "amend-before-10") == amended
+            await refused(
+                nl.amend_denial(
+                    "NL-2026-1000",
+                    dual_use_payload("NL-2026-1000", quantity="9 units"),
+                    request_id="amend-before-10",
+                ),
+                grpc.StatusCode.INVALID_ARGUMENT,
+            )
+            again = await _amend(nl, hub, "amend-after-10")
+        assert again.version == 3
+        assert event_count(hub) == writes + 1
