@@ -294,6 +294,16 @@ async def test_a_sync_call_appends_one_entry(hub: RunningHub) -> None:
     assert list(log[-1].object_ids) == [f"denial-changes:{cursor}-{cursor}"]
     assert list(log[-1].parties) == []
 
+    # The parties are the issuers of the versions in the range returned, and of no others.
+    async with hub.client("es") as es:
+        await es.submit_denial(military_payload("ES-2026-L301", "ES"))
+    async with hub.client("it") as it:
+        responses = [r async for r in it.sync_denials(cursor)]
+    assert [len(r.changes) for r in responses] == [1]
+    log = await decoded_log(hub)
+    assert list(log[-1].object_ids) == [f"denial-changes:{cursor}-{responses[-1].cursor}"]
+    assert list(log[-1].parties) == ["es"]
+
 
 # A refused call appends one entry with the refusal's status code.
 
