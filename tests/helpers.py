@@ -125,6 +125,25 @@ def store_rows(store: Path, sql: str) -> list[tuple[object, ...]]:
         return db.execute(sql).fetchall()
 
 
+def process_state(pid: int) -> list[str] | None:
+    """The fields of /proc/PID/stat after the command name (the state first), None if gone."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+
+
+def live_children(pid: int) -> list[int]:
+    """Processes whose parent is pid and that have not exited."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            fields = process_state(int(entry.name))
+            if fields and int(fields[1]) == pid and fields[0] not in ("Z", "X"):
+                found.append(int(entry.name))
+    return found
+
+
 def token_postings(db: sqlite3.Connection) -> list[tuple[str, int]]:
     """(blocking token, denial id) of every posting in a store's screening index, in order;
     checks the index's own integrity first."""

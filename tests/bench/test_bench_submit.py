@@ -6,6 +6,10 @@ with one worker process per core (`[server] workers`), each on its own store. Th
 distinct and generated (tests/bench/_names_gen): parties named in Latin, Cyrillic, Greek, Arabic
 and Chinese script, so each submit keys its own names for screening, as it would in use.
 
+Besides throughput and latency: CPU per request of the serving processes, and the bytes they
+wrote to storage per request (the store's WAL and its checkpoints, from /proc/PID/io), which is
+what a write costs the disk.
+
 Smoke size by default; ECX_BENCH_FULL=1 for the full run. Writes bench-results/submit.json.
 """
 
@@ -39,7 +43,7 @@ from tests.bench._common import (
 from tests.bench._names_gen import NameGenerator
 from tests.bench._payloads import payload_of
 from tests.bench._wire import write_frames
-from tests.helpers import hub_config, hub_process
+from tests.helpers import hub_config, hub_process, live_children, process_state
 
 SIGNERS = ("nl", "de", "fr", "es", "it")
 CONCURRENCY = 32
@@ -81,20 +85,25 @@ def build_requests(pki: DevPki, round_no: int, path: Path) -> None:
     write_frames(path, frames)
 
 
-def process_tree_cpu_seconds(pid: int) -> float:
-    """CPU time of process pid and its live children (the hub's workers)."""
+def _write_bytes(pid: int | str) -> int:
+    """Bytes process pid has caused to be written to storage (its /proc io counter)."""
+    for line in Path(f"/proc/{pid}/io").read_text().splitlines():
+        if line.startswith("write_bytes:"):
+            return int(line.split()[1])
+    return 0
+
+
+def process_tree_usage(pid: int) -> tuple[float, int]:
+    """CPU seconds and bytes written to storage by process pid and its live children (the
+    hub's workers)."""
     ticks = os.sysconf("SC_CLK_TCK")
-    total = 0.0
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(entry.name) == pid or int(fields[1]) == pid:
-            total += (int(fields[11]) + int(fields[12])) / ticks
-    return total
+    cpu, written = 0.0, 0
+    for member in (pid, *live_children(pid)):
+        fields = process_state(member)
+        if fields is not None:
+            cpu += (int(fields[11]) + int(fields[12])) / ticks
+            written += _write_bytes(member)
+    return cpu, written
 
 
 async def drive(
@@ -118,12 +127,16 @@ async def drive(
         )
     )
 
-    def server_cpu() -> float:
-        return cpu_seconds() if server_pid is None else process_tree_cpu_seconds(server_pid)
+    def server_usage() -> tuple[float, int]:
+        if server_pid is None:
+            return cpu_seconds(), _write_bytes("self")
+        return process_tree_usage(server_pid)
 
-    cpu_before = server_cpu()
+    cpu_before, written_before = server_usage()
     result = await run_child("_submit_client.py", str(spec))
-    result["server_cpu_s"] = server_cpu() - cpu_before
+    cpu_after, written_after = server_usage()
+    result["server_cpu_s"] = cpu_after - cpu_before
+    result["server_written_bytes"] = written_after - written_before
     latencies = result["latencies_s"]
     result["throughput_rps"] = result["requests"] / result["elapsed_s"]
     result["p50_ms"] = percentile(latencies, 50) * 1000
@@ -144,6 +157,7 @@ def _row(round_no: int, kind: str, r: dict[str, Any]) -> list[object]:
         r["p99_ms"],
         r["server_cpu_s"] * 1000 / n,
         r["client_cpu_s"] * 1000 / n,
+        r["server_written_bytes"] / 1024 / n,
         r.get("commits", "-"),
     ]
 
@@ -159,6 +173,9 @@ def _summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
         "p99_ms": percentile(latencies, 99) * 1000,
         "server_cpu_ms_per_request": sum(r["server_cpu_s"] for r in runs) * 1000 / requests,
         "client_cpu_ms_per_request": sum(r["client_cpu_s"] for r in runs) * 1000 / requests,
+        "server_written_kb_per_request": sum(r["server_written_bytes"] for r in runs)
+        / 1024
+        / requests,
         "request_bytes_mean": sum(r["request_bytes"] for r in runs) / requests,
         "response_bytes_mean": sum(r["response_bytes"] for r in runs) / requests,
         "client_maxrss_kb": max(r["maxrss_kb"] for r in runs),
@@ -234,13 +251,23 @@ async def test_submit_denial_throughput_against_bare_echo(pki: DevPki, tmp_path:
             "p99 ms",
             "srv cpu ms/req",
             "cli cpu ms/req",
+            "written KB/req",
             "commits",
         ],
         table,
     )
     print_table(
         "Summary (throughput: median of rounds; latency: all rounds pooled)",
-        ["kind", "req/s", "p50 ms", "p99 ms", "srv cpu ms/req", "req B", "resp B"],
+        [
+            "kind",
+            "req/s",
+            "p50 ms",
+            "p99 ms",
+            "srv cpu ms/req",
+            "written KB/req",
+            "req B",
+            "resp B",
+        ],
         [
             [
                 kind,
@@ -248,6 +275,7 @@ async def test_submit_denial_throughput_against_bare_echo(pki: DevPki, tmp_path:
                 s["p50_ms"],
                 s["p99_ms"],
                 s["server_cpu_ms_per_request"],
+                s["server_written_kb_per_request"],
                 round(s["request_bytes_mean"]),
                 round(s["response_bytes_mean"]),
             ]

@@ -21,32 +21,22 @@ from client.identity import Identity
 from ecx.v1 import denial_pb2
 from server.app import load_log_key
 from server.verify_log import verify_store
-from tests.helpers import current_dual_use_payload, hub_process, store_rows
+from tests.helpers import (
+    current_dual_use_payload,
+    hub_process,
+    live_children,
+    process_state,
+    store_rows,
+)
 
 CLIENTS = 16
 PER_CLIENT = 3
 NAMES = ("nl", "de")
 
 
-def _children(pid: int) -> list[int]:
-    """Live processes whose parent is pid."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        with contextlib.suppress(OSError):
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            if int(fields[1]) == pid and fields[0] not in ("Z", "X"):
-                found.append(int(entry.name))
-    return found
-
-
 def _running(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state not in ("Z", "X")
+    fields = process_state(pid)
+    return fields is not None and fields[0] not in ("Z", "X")
 
 
 def _served_connections(port: int, pid: int) -> int:
@@ -80,7 +70,7 @@ async def test_workers_share_the_port_the_store_and_the_exchange_log(
     store = tmp_path / "ecx.db"
     identities = {n: Identity.load(pki.identity(n)) for n in NAMES}
     with hub_process(pki, tmp_path, store=store, workers=2) as hub:
-        workers = _children(hub.process.pid)
+        workers = live_children(hub.process.pid)
         assert len(workers) == 1, workers
         port = int(hub.address.rsplit(":", 1)[1])
         async with contextlib.AsyncExitStack() as stack:
@@ -154,10 +144,10 @@ async def test_a_dead_worker_is_replaced_and_workers_stop_without_the_hub(
 ) -> None:
     nl = Identity.load(pki.identity("nl"))
     with hub_process(pki, tmp_path, workers=2) as hub:
-        (first,) = _children(hub.process.pid)
+        (first,) = live_children(hub.process.pid)
         os.kill(first, signal.SIGKILL)
-        assert await _wait_for(lambda: _children(hub.process.pid) not in ([], [first]), 20)
-        (second,) = _children(hub.process.pid)
+        assert await _wait_for(lambda: live_children(hub.process.pid) not in ([], [first]), 20)
+        (second,) = live_children(hub.process.pid)
         assert second != first
         ready = f"hub worker 1 serving (pid {second})"
         assert await _wait_for(lambda: ready in hub.log.read_text(), 30)
