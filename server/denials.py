@@ -419,17 +419,17 @@ class DenialExchange:
         batch = request.batch_size or min(500, self._limits.max_sync_batch)
         regimes = policy.readable_regimes(caller)
         everything = regimes >= {denial_pb2.MILITARY, denial_pb2.DUAL_USE}
-        covered = None if everything else regimes
+        owners: set[str] = set()
         last = after
         try:
-            async for page in self._store.changes(covered, after, batch):
+            async for page in self._store.changes(None if everything else regimes, after, batch):
                 # The page comes as the serialized `changes` of a response: the response is
                 # written directly, that field and then the cursor, with no re-encoding.
                 cursor = length_delimited(_CURSOR_FIELD, str(page.last_seq).encode())
+                owners.update(page.issuers)
                 yield page.changes + cursor
                 last = page.last_seq
         finally:
-            owners = await self._store.change_issuers(covered, after + 1, last)
             await record_read(
                 self._store,
                 self._clock,

@@ -96,6 +96,7 @@ class ChangePage:
 
     count: int
     last_seq: int
+    issuers: frozenset[str]
     changes: bytes
 
 
@@ -223,10 +224,4 @@ class Store(Protocol):
     ) -> AsyncIterator[ChangePage]:
         """Pages of up to `batch` versions after `after_seq` in the regimes (None: all), in
         order, until caught up."""
-        ...
-
-    async def change_issuers(
-        self, regimes: frozenset[int] | None, first_seq: int, last_seq: int
-    ) -> frozenset[str]:
-        """Who issued the versions first_seq..last_seq in the regimes (None: all)."""
         ...

@@ -532,10 +532,10 @@ def _change_pages(
     pages: list[ChangePage] = []
     size = 0
     while size < _CHANGES_PER_HANDOFF:
-        count, last_seq, changes = conn.execute(sql, (after, *regimes, batch)).fetchone()
+        count, last_seq, issuers, changes = conn.execute(sql, (after, *regimes, batch)).fetchone()
         if not count:
             break
-        pages.append(ChangePage(count, last_seq, changes))
+        pages.append(ChangePage(count, last_seq, frozenset(issuers.split(",")), changes))
         if count < batch:
             break
         size += len(changes)
@@ -997,16 +997,6 @@ class SqliteStore:
         rows = await self._read().execute_fetchall(sql, params)
         return [(r[0], version_record(r[1])) for r in rows]
 
-    async def change_issuers(
-        self, regimes: frozenset[int] | None, first_seq: int, last_seq: int
-    ) -> frozenset[str]:
-        wanted = sorted(regimes) if regimes is not None else [_MILITARY, _DUAL_USE]
-        if not wanted or last_seq < first_seq:
-            return frozenset()
-        sql = _CHANGE_ISSUERS_SQL.format(regimes=",".join("?" * len(wanted)))
-        rows = await self._read().execute_fetchall(sql, [*wanted, first_seq, last_seq])
-        return frozenset(issuer for (issuer,) in rows)
-
     async def changes(
         self, regimes: frozenset[int] | None, after_seq: int, batch: int
     ) -> AsyncIterator[ChangePage]:
@@ -1058,7 +1048,6 @@ async def _prefetching(
 
 # Stored status is ACTIVE or REVOKED; EXPIRED is ACTIVE past valid_until (see effective_status).
 _ACTIVE, _REVOKED, _EXPIRED = 1, 2, 3
-_MILITARY, _DUAL_USE = denial_pb2.MILITARY, denial_pb2.DUAL_USE
 _STATUS_SQL = {
     _ACTIVE: "(d.status = 1 AND d.valid_until >= ?)",
     _EXPIRED: "(d.status = 1 AND d.valid_until < ?)",
@@ -1070,18 +1059,8 @@ _CHANGES_SQL = "SELECT v.seq, v.issuer, v.record FROM denial_versions v WHERE v.
 # their stored entries concatenated in the order the subquery yields them, which its ORDER BY and
 # LIMIT fix. (group_concat gives text; the cast takes back its bytes, unchanged in a UTF-8 store.)
 _CHANGE_PAGE_SQL = (
-    "SELECT count(*), max(seq), CAST(group_concat(record, '') AS BLOB)"
-    " FROM ({versions} ORDER BY v.seq LIMIT ?)"
-)
-# The issuers of a range of versions: each issuer in turn (the next one after the last found, by
-# the issuer index), kept if the index holds a version of it in the range and regimes.
-_CHANGE_ISSUERS_SQL = (
-    "WITH RECURSIVE i (issuer) AS ("
-    " SELECT min(issuer) FROM denial_versions UNION ALL"
-    " SELECT (SELECT min(issuer) FROM denial_versions WHERE issuer > i.issuer)"
-    " FROM i WHERE i.issuer IS NOT NULL)"
-    " SELECT issuer FROM i WHERE issuer IS NOT NULL AND EXISTS (SELECT 1 FROM denial_versions v"
-    " WHERE v.issuer = i.issuer AND v.regime IN ({regimes}) AND v.seq BETWEEN ? AND ?)"
+    "SELECT count(*), max(seq), group_concat(DISTINCT issuer),"
+    " CAST(group_concat(record, '') AS BLOB) FROM ({versions} ORDER BY v.seq LIMIT ?)"
 )
 # Pages read in one hand-off to the lookup thread: enough that a long sync takes few of them.
 _CHANGES_PER_HANDOFF = 1 << 20
