@@ -504,7 +504,7 @@ _APOSTROPHES = re.compile("['’`ʹʺ]")
 _ADJECTIVE_ENDINGS = ("skaia", "skoe", "skogo", "skie", "ski", "aia", "oe", "ogo", "i")
 
 
-@lru_cache(maxsize=1 << 17)
+@lru_cache(maxsize=1 << 15)
 def _skeleton(word: str) -> str:
     for pattern, repl in _SKELETON_STEPS:
         word = pattern.sub(repl, word)
@@ -765,7 +765,7 @@ def _words(name: str) -> tuple[list[_Word], frozenset[str]]:
     return out, frozenset(scripts)
 
 
-@lru_cache(maxsize=1 << 16)
+@lru_cache(maxsize=1 << 15)
 def _word_parts(word: str) -> tuple[tuple[_Word, ...], frozenset[str]]:
     """The words one written word stands for, and its scripts other than Latin; words recur
     across names ("trading", "llc", the cities), so this is kept."""
