@@ -416,7 +416,8 @@ class DenialExchange:
         if request.batch_size > self._limits.max_sync_batch:
             raise InvalidArgument.field("batch_size", f"at most {self._limits.max_sync_batch}")
         after = _decode_cursor(request.cursor)
-        batch = request.batch_size or min(500, self._limits.max_sync_batch)
+        # Unless asked for fewer, as many as allowed: each message costs a query and a frame.
+        batch = request.batch_size or self._limits.max_sync_batch
         regimes = policy.readable_regimes(caller)
         everything = regimes >= {denial_pb2.MILITARY, denial_pb2.DUAL_USE}
         owners: set[str] = set()

@@ -3,6 +3,7 @@ expiry, re-verification by recipients, listing, paging, sync and idempotent retr
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import datetime as dt
 import hashlib
@@ -991,3 +992,21 @@ async def test_idempotency_records_of_a_store_from_before_migration_10_still_ans
             again = await _amend(nl, hub, "amend-after-10")
         assert again.version == 3
         assert event_count(hub) == writes + 1
+
+
+async def test_a_sync_that_names_no_batch_size_gets_pages_of_the_hubs_limit(
+    pki: DevPki, tmp_path: Path
+) -> None:
+    clock = FixedClock(START)
+    store = tmp_path / "ecx.db"
+    async with Hub(hub_config(pki, store, max_sync_batch=600), clock=clock) as running:
+        hub = RunningHub(running, pki, clock, store)
+        async with hub.client("nl") as nl:
+            await asyncio.gather(
+                *(nl.submit_denial(dual_use_payload(f"NL-2026-B{i:04d}")) for i in range(601))
+            )
+        async with hub.client("de") as de:
+            sizes = [len(batch) for _, batch in await synced(de)]
+            fewer = [len(batch) for _, batch in await synced(de, batch_size=250)]
+    assert sizes == [600, 1]
+    assert fewer == [250, 250, 101]
