@@ -15,6 +15,8 @@ from pathlib import Path
 from server.app import Hub, load_log_key
 from server.config import HubConfig
 from server.errors import EcxError
+from server.screening import rebuild_index
+from server.store.sqlite import SqliteStore
 from server.verify_log import verify_store
 from server.workers import WorkerPool, stop_when_orphaned
 
@@ -102,6 +104,14 @@ def _verify_log(config_path: Path, seen: list[Path]) -> int:
     return 1
 
 
+async def _reindex(config_path: Path) -> int:
+    config = HubConfig.load(config_path)
+    async with SqliteStore(config.store, batch_max=config.limits.write_batch_max) as store:
+        indexed = await rebuild_index(store)
+    print(f"screening index rebuilt for {indexed} denials")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="ecx-server", description="The ecx exchange hub.")
     parser.add_argument("--log-level", default=os.environ.get("ECX_LOG_LEVEL", "INFO"))
@@ -122,6 +132,12 @@ def main(argv: list[str] | None = None) -> int:
         default=[],
         help="a signed checkpoint a client saw; the store must still contain it (repeatable)",
     )
+    reindex = sub.add_parser(
+        "reindex",
+        help="rebuild the screening index from the stored denials (after an upgrade that"
+        " changed name matching); a hub may keep serving the store meanwhile",
+    )
+    reindex.add_argument("--config", type=Path, default=Path("certs/dev/hub.toml"))
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=args.log_level.upper(),
@@ -131,6 +147,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "verify-log":
         return _verify_log(args.config, args.checkpoint)
     try:
+        if args.command == "reindex":
+            return asyncio.run(_reindex(args.config))
         asyncio.run(_serve(args.config, args.print_quickstart, args.worker_of, args.log_level))
     except EcxError as e:
         print(f"ecx-server: {e.message}", file=sys.stderr)

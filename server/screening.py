@@ -24,7 +24,14 @@ from server.domain.denials import effective_status, entry_category, entry_item
 from server.domain.participants import Caller
 from server.errors import InvalidArgument
 from server.reads import record_read
-from server.store import BLOCK_SEPARATOR, ScreeningNames, ScreeningRow, Store
+from server.store import (
+    BLOCK_SEPARATOR,
+    DenialFilter,
+    ScreeningNames,
+    ScreeningRow,
+    Store,
+    Transaction,
+)
 
 # How much each kind of evidence weighs in the overall score.
 NAME_WEIGHT, ENTRY_WEIGHT, DESTINATION_WEIGHT = 0.70, 0.20, 0.10
@@ -62,6 +69,30 @@ def screening_names(payload: denial_pb2.DenialPayload) -> ScreeningNames:
         tokens=frozenset(tokens),
         control_entries=tuple(payload.control_entries),
     )
+
+
+async def rebuild_index(store: Store, *, page: int = 500) -> int:
+    """Index every denial's latest version again with this hub's name keys, after an upgrade
+    that changed how names are keyed. Each page of denials is one write through the store's
+    writer, so a hub serving the same store goes on serving. Returns how many were indexed."""
+    everything = DenialFilter(regimes=frozenset({denial_pb2.MILITARY, denial_pb2.DUAL_USE}))
+    after, indexed = 0, 0
+    while rows := await store.list_denials(everything, after, page):
+        keyed = []
+        for _, record in rows:
+            denial = denial_pb2.Denial.FromString(record)
+            payload = denial_pb2.DenialPayload.FromString(denial.envelope.payload)
+            keyed.append((denial.reference, screening_names(payload)))
+
+        def job(tx: Transaction, keyed: list[tuple[str, ScreeningNames]] = keyed) -> bytes:
+            for reference, names in keyed:
+                tx.index_for_screening(reference, names)
+            return b""
+
+        await store.append(job)
+        indexed += len(rows)
+        after = rows[-1][0]
+    return indexed
 
 
 def entry_relation(query: str, denied: str) -> str | None:

@@ -2,21 +2,32 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
 import sqlite3
+import sys
+from asyncio.subprocess import PIPE
 from collections import Counter
 from contextlib import closing
 from pathlib import Path
 
 from certs.devpki import DevPki
+from client.api import EcxClient
+from client.identity import Identity
 from ecx.v1 import consultation_pb2, denial_pb2
 from server.app import Hub
 from server.clock import FixedClock
 from server.domain.names import name_key
-from server.screening import MAX_RESULTS, RETRIEVE
+from server.screening import MAX_RESULTS, RETRIEVE, screening_names
+from server.store import Transaction
+from server.store.sqlite import SqliteStore
 from tests.helpers import (
+    ROOT,
     START,
     RunningHub,
+    current_dual_use_payload,
     hub_config,
+    hub_process,
     military_payload,
     party,
     token_postings,
@@ -187,3 +198,60 @@ async def test_postings_of_a_store_from_before_the_full_text_index_are_carried_o
             )
     assert [c.reference for c in screened.candidates] == ["NL-2026-M001"]
     assert screened.denials_compared == 1
+
+
+async def test_reindex_rebuilds_a_stale_index_while_the_hub_serves(
+    pki: DevPki, tmp_path: Path
+) -> None:
+    """`ecx-server reindex` keys every denial's names again, here one whose index holds another
+    denial's names (as an index built by an older matcher might), with the hub running."""
+    store = tmp_path / "ecx.db"
+    names = ["Brackley Forsythe Optics", "Zephyrine Marlowe Avionics", "Quillon Brastead"]
+    payloads = []
+    for i, name in enumerate(names):
+        payload = current_dual_use_payload(f"NL-2026-R{i:03d}")
+        payload.end_user.CopyFrom(party(name, "RU"))
+        payloads.append(payload)
+    expected = sorted(
+        (token, i + 1) for i, p in enumerate(payloads) for token in screening_names(p).tokens
+    )
+    transaction = consultation_pb2.Transaction(
+        regime=denial_pb2.DUAL_USE,
+        destination_country="RU",
+        end_user=denial_pb2.Party(name="Zephyrine Marlow Avionics", country="RU"),
+        control_entries=["3B001.f"],
+    )
+    reindex = [sys.executable, "-m", "server.main", "reindex", "--config", "hub.toml"]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "proto")])}
+    with hub_process(pki, tmp_path, store=store) as hub:
+        async with EcxClient(hub.address, Identity.load(pki.identity("nl"))) as nl:
+            for payload in payloads:
+                await nl.submit_denial(payload)
+        with closing(sqlite3.connect(store)) as db:
+            assert token_postings(db) == expected
+
+        # Made stale: the second denial indexed under the first one's names.
+        async with SqliteStore(store) as other:
+            stale = screening_names(payloads[0])
+
+            def restale(tx: Transaction) -> bytes:
+                tx.index_for_screening("NL-2026-R001", stale)
+                return b""
+
+            await other.append(restale)
+        async with EcxClient(hub.address, Identity.load(pki.identity("de"))) as de:
+            missed = await de.consultations.screen(transaction)
+            ran = await asyncio.create_subprocess_exec(
+                *reindex, cwd=tmp_path, env=env, stdout=PIPE, stderr=PIPE
+            )
+            out, err = await asyncio.wait_for(ran.communicate(), 120)
+            found = await de.consultations.screen(transaction)
+    assert [c.reference for c in missed.candidates] == []
+    assert ran.returncode == 0, err.decode()
+    assert out.decode().strip() == "screening index rebuilt for 3 denials"
+    assert b"Traceback" not in err
+    assert [c.reference for c in found.candidates] == ["NL-2026-R001"]
+    with closing(sqlite3.connect(store)) as db:
+        assert token_postings(db) == expected
+    kept, actual = _stored_counts(store)
+    assert kept == actual
