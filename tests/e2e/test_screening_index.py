@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import os
 import sqlite3
 import sys
@@ -227,6 +228,9 @@ async def test_reindex_rebuilds_a_stale_index_while_the_hub_serves(
         async with EcxClient(hub.address, Identity.load(pki.identity("nl"))) as nl:
             for payload in payloads:
                 await nl.submit_denial(payload)
+            # A revoked denial's latest version carries its content too, and stays indexed.
+            today = dt.datetime.now(dt.UTC).date()
+            await nl.revoke_denial("NL-2026-R002", "Withdrawn", effective=today)
         with closing(sqlite3.connect(store)) as db:
             assert token_postings(db) == expected
 
