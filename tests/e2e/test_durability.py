@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import os
 import signal
+import sqlite3
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -15,7 +18,7 @@ from client.api import EcxClient
 from client.errors import RemoteError
 from client.identity import Identity
 from ecx.v1 import denial_pb2
-from tests.helpers import current_dual_use_payload, hub_process, store_rows
+from tests.helpers import current_dual_use_payload, hub_process, store_rows, token_postings
 
 WORKERS = 16
 PER_WORKER = 40
@@ -144,3 +147,11 @@ async def test_acknowledged_submissions_survive_kill_9_and_retries_never_duplica
     assert store_rows(store, "SELECT COUNT(*) FROM denial_versions") == [(len(attempts),)]
     assert store_rows(store, "SELECT COUNT(*) FROM idempotency") == [(len(attempts),)]
     assert store_rows(store, "PRAGMA integrity_check") == [("ok",)]
+    # The screening index survived too: every denial's tokens once, counts equal to postings.
+    with contextlib.closing(sqlite3.connect(store)) as db:
+        postings = token_postings(db)
+        counts = dict(db.execute("SELECT token, denials FROM denial_token_counts WHERE denials"))
+        denials = db.execute("SELECT COUNT(*) FROM denials").fetchone()[0]
+    assert counts == dict(Counter(token for token, _ in postings))
+    assert len(postings) == len(set(postings))
+    assert len({denial for _, denial in postings}) == denials == len(attempts)
