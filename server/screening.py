@@ -81,11 +81,14 @@ async def rebuild_index(store: Store, *, page: int = 500) -> int:
         keyed = []
         for _, record in rows:
             denial = denial_pb2.Denial.FromString(record)
-            payload = denial_pb2.DenialPayload.FromString(denial.envelope.payload)
-            keyed.append((denial.reference, screening_names(payload)))
+            keyed.append((denial.reference, denial.version, _names_of(record)))
 
-        def job(tx: Transaction, keyed: list[tuple[str, ScreeningNames]] = keyed) -> bytes:
-            for reference, names in keyed:
+        def job(tx: Transaction, keyed: list[tuple[str, int, ScreeningNames]] = keyed) -> bytes:
+            for reference, version, names in keyed:
+                latest = tx.denial_state(reference)
+                if latest is not None and latest.version != version:
+                    # Changed since the page was read: key the version that is there now.
+                    names = _names_of(latest.latest_record)
                 tx.index_for_screening(reference, names)
             return b""
 
@@ -93,6 +96,12 @@ async def rebuild_index(store: Store, *, page: int = 500) -> int:
         indexed += len(rows)
         after = rows[-1][0]
     return indexed
+
+
+def _names_of(record: bytes) -> ScreeningNames:
+    """What the index keeps of a stored version (every version carries the denial's content)."""
+    denial = denial_pb2.Denial.FromString(record)
+    return screening_names(denial_pb2.DenialPayload.FromString(denial.envelope.payload))
 
 
 def entry_relation(query: str, denied: str) -> str | None:

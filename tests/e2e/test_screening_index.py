@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import os
 import sqlite3
@@ -15,12 +16,12 @@ from pathlib import Path
 from certs.devpki import DevPki
 from client.api import EcxClient
 from client.identity import Identity
-from ecx.v1 import consultation_pb2, denial_pb2
+from ecx.v1 import common_pb2, consultation_pb2, denial_pb2
 from server.app import Hub
 from server.clock import FixedClock
 from server.domain.names import name_key
-from server.screening import MAX_RESULTS, RETRIEVE, screening_names
-from server.store import Transaction
+from server.screening import MAX_RESULTS, RETRIEVE, rebuild_index, screening_names
+from server.store import DenialRow, Transaction, WriteJob
 from server.store.sqlite import SqliteStore
 from tests.helpers import (
     ROOT,
@@ -259,3 +260,47 @@ async def test_reindex_rebuilds_a_stale_index_while_the_hub_serves(
         assert token_postings(db) == expected
     kept, actual = _stored_counts(store)
     assert kept == actual
+
+
+def _saved(reference: str, version: int, name: str) -> WriteJob:
+    """Save a version of a denial naming `name` as end user, and index it, as a write would."""
+    payload = military_payload(reference, "NL", end_user=party(name, "AE"))
+    record = denial_pb2.Denial(
+        reference=reference,
+        version=version,
+        regime=denial_pb2.MILITARY,
+        envelope=common_pb2.Envelope(payload=payload.SerializeToString()),
+    )
+
+    def job(tx: Transaction) -> bytes:
+        row = DenialRow(reference, "nl", "NL", denial_pb2.MILITARY, "AE", 1, "2030-01-01", "", 1)
+        tx.save_version(dataclasses.replace(row, version=version), record.SerializeToString())
+        tx.index_for_screening(reference, screening_names(payload))
+        return b""
+
+    return job
+
+
+async def test_reindex_keys_the_version_there_when_a_denial_changes_meanwhile(
+    tmp_path: Path,
+) -> None:
+    """An amendment the hub commits between the reindex reading a page and writing it is not
+    undone: the reindex keys the version that is there."""
+    path = tmp_path / "ecx.db"
+    async with SqliteStore(path) as hub, SqliteStore(path) as tool:
+        await hub.append(_saved("NL-2026-C001", 1, "Zephyrine Marlowe Trading"))
+        write = tool.append
+
+        async def amended_first(job: WriteJob) -> bytes:
+            await hub.append(_saved("NL-2026-C001", 2, "Quillon Brastead Industries"))
+            return await write(job)
+
+        tool.append = amended_first  # type: ignore[method-assign]
+        assert await rebuild_index(tool) == 1
+    with closing(sqlite3.connect(path)) as db:
+        names = db.execute("SELECT name FROM denial_names WHERE field = 'end_user'").fetchall()
+        postings = token_postings(db)
+    assert names == [("Quillon Brastead Industries",)]
+    new_name = party("Quillon Brastead Industries", "AE")
+    latest = military_payload("NL-2026-C001", "NL", end_user=new_name)
+    assert postings == sorted((t, 1) for t in screening_names(latest).tokens)
