@@ -98,6 +98,7 @@ class ChangePage:
     last_seq: int
     issuers: frozenset[str]
     changes: bytes
+    more: bool  # whether versions may follow (the page is as full as asked)
 
 
 @dataclass(frozen=True)

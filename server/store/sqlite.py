@@ -533,15 +533,22 @@ def _change_pages(
     conn: sqlite3.Connection, sql: str, after: int, regimes: list[int], batch: int
 ) -> list[ChangePage]:
     """Run on the lookup thread: consecutive pages from `after`, up to about
-    _CHANGES_PER_HANDOFF bytes; the last page is short if the versions ran out."""
+    _CHANGES_PER_HANDOFF bytes. A page holds up to `batch` versions, fewer if they would make a
+    message over _PAGE_BYTES; one that comes back short of what was asked is the last."""
     pages: list[ChangePage] = []
     size = 0
+    asked = batch
     while size < _CHANGES_PER_HANDOFF:
-        count, last_seq, issuers, changes = conn.execute(sql, (after, *regimes, batch)).fetchone()
+        count, last_seq, issuers, changes = conn.execute(sql, (after, *regimes, asked)).fetchone()
         if not count:
             break
-        pages.append(ChangePage(count, last_seq, frozenset(issuers.split(",")), changes))
-        if count < batch:
+        if len(changes) > _PAGE_BYTES and count > 1:
+            # Large denials: read the page again with as many as fit (at least one).
+            asked = max(1, count * _PAGE_BYTES // len(changes))
+            continue
+        more = count == asked
+        pages.append(ChangePage(count, last_seq, frozenset(issuers.split(",")), changes, more))
+        if not more:
             break
         size += len(changes)
         after = last_seq + 1
@@ -1019,7 +1026,7 @@ class SqliteStore:
             return await self._on_lookup(_change_pages, sql, after, extra, batch)
 
         def following(pages: list[ChangePage]) -> int | None:
-            return pages[-1].last_seq + 1 if pages[-1].count == batch else None
+            return pages[-1].last_seq + 1 if pages[-1].more else None
 
         async for pages in _prefetching(fetch, after_seq + 1, following):
             for page in pages:
@@ -1069,6 +1076,9 @@ _CHANGE_PAGE_SQL = (
 )
 # Pages read in one hand-off to the lookup thread: enough that a long sync takes few of them.
 _CHANGES_PER_HANDOFF = 1 << 20
+# Versions per SyncDenials message are also bounded by size, so that a page of large denials stays
+# well under the 4 MB that gRPC clients accept by default.
+_PAGE_BYTES = 2 << 20
 _ENTRIES_SQL = "SELECT idx, entry FROM log_entries WHERE idx >= ? AND idx < ? ORDER BY idx LIMIT ?"
 _READER_ENTRIES_SQL = (
     "SELECT idx, entry FROM log_entries WHERE idx >= ? AND idx < ?"

@@ -21,6 +21,7 @@ from client.errors import RemoteError, VerificationError
 from ecx.v1 import audit_pb2, denial_pb2, denial_pb2_grpc
 from server.app import Hub
 from server.clock import FixedClock
+from server.store import sqlite as sqlite_store
 from server.store.sqlite import version_record
 from tests.helpers import (
     START,
@@ -1010,3 +1011,28 @@ async def test_a_sync_that_names_no_batch_size_gets_pages_of_the_hubs_limit(
             fewer = [len(batch) for _, batch in await synced(de, batch_size=250)]
     assert sizes == [600, 1]
     assert fewer == [250, 250, 101]
+
+
+async def test_a_sync_page_stays_under_the_message_size_bound(
+    hub: RunningHub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Versions per message are bounded by size too: a page that would be larger is cut, and
+    the sync goes on after it rather than ending there."""
+    async with hub.client("nl") as nl:
+        for i in range(12):
+            await nl.submit_denial(
+                dual_use_payload(f"NL-2026-S{i:03d}", goods_description=f"Item {i} " + "x" * 900)
+            )
+        await _submit(nl, hub, "submit-s")
+        await _amend(nl, hub, "amend-s")
+    async with hub.client("de") as de:
+        whole = [c for _, batch in await synced(de) for c in batch]
+        monkeypatch.setattr(sqlite_store, "_PAGE_BYTES", 4_000)
+        # one page per read of the store, so that each cut page is where reading resumes
+        monkeypatch.setattr(sqlite_store, "_CHANGES_PER_HANDOFF", 1)
+        responses = [r async for r in de.sync_denials()]
+    assert len(whole) == 14
+    sizes = [len(r.SerializeToString()) - len(r.cursor) - 2 for r in responses]
+    assert all(size <= 4_000 for size in sizes), sizes
+    assert len(responses) > 3
+    assert [c for r in responses for c in r.changes] == whole
