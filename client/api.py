@@ -47,9 +47,9 @@ DEFAULT_SERVER = "127.0.0.1:50051"
 def new_request_id() -> str:
     """A fresh request id; reuse it only to retry the same request.
 
-    A UUIDv7 (RFC 9562): 48 bits of Unix time in milliseconds, then 74 random bits. Ids made
-    later sort later, so the hub's records of them grow at one end of its index instead of
-    landing on a different page each.
+    A UUIDv7 (RFC 9562): 48 bits of Unix time in milliseconds, then 74 random bits. Ids made in
+    a later millisecond sort later, so the hub's records of them grow at one end of its index
+    instead of landing on a different page each.
     """
     millis = time.time_ns() // 1_000_000 & (1 << 48) - 1
     rand = int.from_bytes(os.urandom(10), "big")
