@@ -59,14 +59,11 @@ def screening_names(payload: denial_pb2.DenialPayload) -> ScreeningNames:
         "consignee", payload.consignee
     )
     keyed = [(field, name, matching.name_key(name)) for field, name in names]
-    per_name = [matching.index_tokens(key) for _, _, key in keyed]
-    tokens = set().union(*per_name)
     return ScreeningNames(
         names=tuple(
-            (field, name, key.to_json(), BLOCK_SEPARATOR.join(sorted(blocks)))
-            for (field, name, key), blocks in zip(keyed, per_name, strict=True)
+            (field, name, key.to_json(), BLOCK_SEPARATOR.join(sorted(matching.index_tokens(key))))
+            for field, name, key in keyed
         ),
-        tokens=frozenset(tokens),
         control_entries=tuple(payload.control_entries),
     )
 
@@ -81,14 +78,14 @@ async def rebuild_index(store: Store, *, page: int = 500) -> int:
         keyed = []
         for _, record in rows:
             denial = denial_pb2.Denial.FromString(record)
-            keyed.append((denial.reference, denial.version, _names_of(record)))
+            keyed.append((denial.reference, denial.version, _names_of(denial)))
 
         def job(tx: Transaction, keyed: list[tuple[str, int, ScreeningNames]] = keyed) -> bytes:
             for reference, version, names in keyed:
                 latest = tx.denial_state(reference)
                 if latest is not None and latest.version != version:
                     # Changed since the page was read: key the version that is there now.
-                    names = _names_of(latest.latest_record)
+                    names = _names_of(denial_pb2.Denial.FromString(latest.latest_record))
                 tx.index_for_screening(reference, names)
             return b""
 
@@ -98,9 +95,8 @@ async def rebuild_index(store: Store, *, page: int = 500) -> int:
     return indexed
 
 
-def _names_of(record: bytes) -> ScreeningNames:
+def _names_of(denial: denial_pb2.Denial) -> ScreeningNames:
     """What the index keeps of a stored version (every version carries the denial's content)."""
-    denial = denial_pb2.Denial.FromString(record)
     return screening_names(denial_pb2.DenialPayload.FromString(denial.envelope.payload))
 
 

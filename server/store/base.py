@@ -33,12 +33,15 @@ BLOCK_SEPARATOR = "\x1f"
 @dataclass(frozen=True)
 class ScreeningNames:
     """A denial's names for screening: (field, name, serialized match key, the name's blocking
-    tokens joined by BLOCK_SEPARATOR), the denial's blocking tokens (those of its names, and no
-    others) and its control entries."""
+    tokens joined by BLOCK_SEPARATOR), and its control entries."""
 
     names: tuple[tuple[str, str, str, str], ...]
-    tokens: frozenset[str]
     control_entries: tuple[str, ...]
+
+    @property
+    def tokens(self) -> frozenset[str]:
+        """The denial's blocking tokens: those of its names."""
+        return frozenset(t for *_, joined in self.names for t in joined.split(BLOCK_SEPARATOR) if t)
 
 
 @dataclass(frozen=True)

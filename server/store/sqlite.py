@@ -314,11 +314,6 @@ class _SqliteTransaction:
         # batch at once, with one statement per table rather than one per row. (The rows go as
         # JSON, whose strings SQLite ends at a NUL; names cannot hold one, validation refuses
         # control characters.)
-        named = {t for *_, tokens in names.names for t in tokens.split(BLOCK_SEPARATOR) if t}
-        if named != names.tokens:
-            # The index forgets a denial's tokens by being told them again, read back from its
-            # names (_unindex): tokens that no name holds could never be taken out.
-            raise ValueError("a denial's blocking tokens must be those of its names")
         denial_id, new = self._saved.pop(reference, (0, False))
         if not denial_id:
             row = self._conn.execute("SELECT id FROM denials WHERE reference = ?", (reference,))
@@ -332,9 +327,8 @@ class _SqliteTransaction:
         self._log.controls.append((" ".join(names.control_entries), denial_id))
 
     def _unindex(self, denial_id: int) -> None:
-        """Take a denial's names and tokens out of the screening index. Its tokens are those of
-        its names (ScreeningNames keeps no others): the contentless index forgets a row only
-        when told the tokens it was given."""
+        """Take a denial's names and tokens out of the screening index. The contentless index
+        forgets a row only when told the tokens it was given: those of the names stored."""
         old: set[str] = set()
         for (tokens,) in self._conn.execute(
             "SELECT tokens FROM denial_names WHERE denial_id = ?", (denial_id,)
