@@ -51,6 +51,18 @@ UNRELATED = [
 ]
 
 
+def military_transaction(
+    name: str, destination: str, entry: str = "ML2.a"
+) -> consultation_pb2.Transaction:
+    """A military transaction to `destination` whose end user is `name` there."""
+    return consultation_pb2.Transaction(
+        regime=denial_pb2.MILITARY,
+        destination_country=destination,
+        end_user=denial_pb2.Party(name=name, country=destination),
+        control_entries=[entry],
+    )
+
+
 async def test_only_denials_sharing_a_name_token_are_compared(hub: RunningHub) -> None:
     async with hub.client("nl") as nl, hub.client("de") as de:
         for i, name in enumerate(UNRELATED):
@@ -60,14 +72,7 @@ async def test_only_denials_sharing_a_name_token_are_compared(hub: RunningHub) -
         await nl.submit_denial(
             military_payload("NL-2026-U900", "NL", end_user=party("Rosoboronexport JSC", "RU"))
         )
-        screened = await de.consultations.screen(
-            consultation_pb2.Transaction(
-                regime=denial_pb2.MILITARY,
-                destination_country="RU",
-                end_user=denial_pb2.Party(name="AO Rosoboroneksport", country="RU"),
-                control_entries=["ML2.a"],
-            )
-        )
+        screened = await de.consultations.screen(military_transaction("AO Rosoboroneksport", "RU"))
     assert [c.reference for c in screened.candidates] == ["NL-2026-U900"]
     # Retrieval went through the index: none of the unrelated denials was compared.
     assert screened.denials_compared == 1
@@ -98,14 +103,7 @@ async def test_token_counts_follow_amendments_and_retrieve_the_new_name(hub: Run
         assert kept["w:" + name_key("Brackley").normalized] == 1
         assert kept["w:" + name_key("Zephyrine").normalized] == 1
 
-        screened = await de.consultations.screen(
-            consultation_pb2.Transaction(
-                regime=denial_pb2.MILITARY,
-                destination_country="AE",
-                end_user=denial_pb2.Party(name=new, country="AE"),
-                control_entries=["ML2.a"],
-            )
-        )
+        screened = await de.consultations.screen(military_transaction(new, "AE"))
     assert [c.reference for c in screened.candidates] == ["NL-2026-A002"]
 
 
@@ -134,12 +132,7 @@ async def test_among_equally_named_denials_destination_and_list_part_decide_retr
 
         async def screen(destination: str, entry: str) -> list[str]:
             response = await de.consultations.screen(
-                consultation_pb2.Transaction(
-                    regime=denial_pb2.MILITARY,
-                    destination_country=destination,
-                    end_user=denial_pb2.Party(name=name, country=destination),
-                    control_entries=[entry],
-                ),
+                military_transaction(name, destination, entry),
                 max_results=MAX_RESULTS,
             )
             assert response.denials_compared == RETRIEVE
@@ -191,12 +184,7 @@ async def test_postings_of_a_store_from_before_the_full_text_index_are_carried_o
             assert "denial_tokens" not in {name for (name,) in tables}
         async with hub.client("de") as de:
             screened = await de.consultations.screen(
-                consultation_pb2.Transaction(
-                    regime=denial_pb2.MILITARY,
-                    destination_country="AE",
-                    end_user=denial_pb2.Party(name="Zephyrine Marlow Avionics", country="AE"),
-                    control_entries=["ML2.a"],
-                )
+                military_transaction("Zephyrine Marlow Avionics", "AE")
             )
     assert [c.reference for c in screened.candidates] == ["NL-2026-M001"]
     assert screened.denials_compared == 1
