@@ -17,7 +17,7 @@ import resource
 import signal
 import statistics
 import sys
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -47,15 +47,27 @@ def server_options(limits: Limits) -> list[tuple[str, int]]:
 
 @asynccontextmanager
 async def bare_server(
-    tls: TlsConfig, limits: Limits, *, stream: Sequence[bytes] = ()
+    tls: TlsConfig,
+    limits: Limits,
+    *,
+    stream: Sequence[bytes] = (),
+    check: Callable[[bytes], object] | None = None,
 ) -> AsyncIterator[str]:
     """A grpc.aio server with the hub's TLS credentials (mTLS, client certificate required) and
-    nothing else: `Echo` returns the request bytes, `Stream` yields `stream` as they are.
+    nothing else: `Echo` returns the request bytes, `Stream` yields `stream` as they are, and
+    `Check` calls `check(request)` and then returns the request bytes, as `Echo` does.
 
     No (de)serializers are registered, so bytes pass through untouched. Yields the address.
     """
 
     async def echo(request: bytes, context: grpc.aio.ServicerContext[bytes, bytes]) -> bytes:
+        return request
+
+    async def checked_echo(
+        request: bytes, context: grpc.aio.ServicerContext[bytes, bytes]
+    ) -> bytes:
+        assert check is not None
+        check(request)
         return request
 
     async def replay(
@@ -69,6 +81,7 @@ async def bare_server(
         {
             "Echo": grpc.unary_unary_rpc_method_handler(echo),
             "Stream": grpc.unary_stream_rpc_method_handler(replay),
+            **({"Check": grpc.unary_unary_rpc_method_handler(checked_echo)} if check else {}),
         },
     )
     server = grpc.aio.server(options=server_options(limits))

@@ -3,11 +3,12 @@ serving process's interpreter.
 
     python tests/bench/_submit_client.py SPEC.json
 
-SPEC: {"target", "kind": "hub" | "echo", "requests": frame file, "identities": [dir per worker],
-"timeout"}. Frame tags in the request file name the worker (one channel, one connection each)
-that sends the request; each worker sends its requests one after another, so the number of
-workers is the concurrency. `hub` sends SubmitDenialRequest messages through the generated
-stub; `echo` sends the same serialized bytes to the bare echo method. Prints one JSON line.
+SPEC: {"target", "kind": "hub" | "echo" | "check", "requests": frame file, "identities": [dir
+per worker], "timeout"}. Frame tags in the request file name the worker (one channel, one
+connection each) that sends the request; each worker sends its requests one after another, so
+the number of workers is the concurrency. `hub` sends SubmitDenialRequest messages through the
+generated stub; `echo` and `check` send the same serialized bytes to the bare server's echo and
+checked-echo methods. Prints one JSON line.
 """
 
 from __future__ import annotations
@@ -23,7 +24,14 @@ from typing import Any
 import grpc
 
 from ecx.v1 import denial_pb2, denial_pb2_grpc, participant_pb2, participant_pb2_grpc
-from tests.bench._wire import ECHO_METHOD, read_frames, run_bounded, secure_channel, usage
+from tests.bench._wire import (
+    CHECK_METHOD,
+    ECHO_METHOD,
+    read_frames,
+    run_bounded,
+    secure_channel,
+    usage,
+)
 
 
 async def _worker(
@@ -69,8 +77,9 @@ async def main(spec: dict[str, Any]) -> dict[str, Any]:
             for c in channels:
                 stub = participant_pb2_grpc.ParticipantServiceStub(c)
                 await stub.WhoAmI(participant_pb2.WhoAmIRequest(), timeout=timeout)
-        elif kind == "echo":
-            calls = [c.unary_unary(ECHO_METHOD) for c in channels]
+        elif kind in ("echo", "check"):
+            method = ECHO_METHOD if kind == "echo" else CHECK_METHOD
+            calls = [c.unary_unary(method) for c in channels]
             messages = [by_worker[w] for w in range(len(channels))]
             for call, batch in zip(calls, messages, strict=True):
                 if batch:

@@ -18,6 +18,8 @@ import grpc
 
 BARE_SERVICE = "ecx.bench.Bare"
 ECHO_METHOD = f"/{BARE_SERVICE}/Echo"
+# Echo after checking the request as SubmitDenial must before it stores anything.
+CHECK_METHOD = f"/{BARE_SERVICE}/Check"
 STREAM_METHOD = f"/{BARE_SERVICE}/Stream"
 SYNC_METHOD = "/ecx.v1.DenialService/SyncDenials"
 

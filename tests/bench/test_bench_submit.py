@@ -1,6 +1,12 @@
 """SubmitDenial throughput and latency under 32 concurrent clients, next to a bare mTLS echo of
 the same request bytes with the same concurrency, measured in the same run.
 
+A third server shows how much of the echo's rate is left for the store at all: the bare server's
+`Check` method parses each request, verifies its envelope's signature against the hub's
+registry and validates the payload with the hub's own rules (what SubmitDenial must do before it
+writes anything), then echoes it. It stores nothing, so its rate is a ceiling for SubmitDenial
+on this machine.
+
 Two hubs are measured: this process's hub (one process, as the tests run it) and `ecx-server run`
 with one worker process per core (`[server] workers`), each on its own store. The denials are
 distinct and generated (tests/bench/_names_gen): parties named in Latin, Cyrillic, Greek, Arabic
@@ -19,15 +25,20 @@ import datetime as dt
 import json
 import os
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from certs.devpki import AUTHORITIES, DevPki
 from client.api import new_request_id
-from client.envelope import DENIAL_PAYLOAD_TYPE, sign
+from client.envelope import DENIAL_PAYLOAD_TYPE, sign, verify_envelope
 from client.identity import Identity
 from ecx.v1 import denial_pb2
 from server.app import Hub
+from server.config import HubConfig
+from server.denials import check_request_id
+from server.domain.denials import DenialContent, DenialRules
+from server.registry import Registry
 from tests.bench._common import (
     FULL,
     RATIO_TARGET,
@@ -85,6 +96,29 @@ def build_requests(pki: DevPki, round_no: int, path: Path) -> None:
     write_frames(path, frames)
 
 
+def submit_checks(config: HubConfig) -> Callable[[bytes], DenialContent]:
+    """What SubmitDenial does to a request before it stores anything, with the hub's registry
+    and rules: parse, request id, signature, payload validation. Raises as the hub would."""
+    registry = Registry.load(config.registry)
+    keys = registry.signing_keys
+    rules = DenialRules(validity_years=config.validity_years)
+
+    def check(data: bytes) -> DenialContent:
+        request = denial_pb2.SubmitDenialRequest.FromString(data)
+        check_request_id(request.request_id)
+        verified = verify_envelope(request.envelope, DENIAL_PAYLOAD_TYPE, keys)
+        signer = registry.get(verified.signer)
+        assert signer is not None
+        return DenialContent.from_payload_bytes(
+            verified.payload,
+            caller_state=signer.member_state,
+            today=dt.datetime.now(dt.UTC).date(),
+            rules=rules,
+        )
+
+    return check
+
+
 def _write_bytes(pid: int | str) -> int:
     """Bytes process pid has caused to be written to storage (its /proc io counter)."""
     for line in Path(f"/proc/{pid}/io").read_text().splitlines():
@@ -119,7 +153,7 @@ async def drive(
         json.dumps(
             {
                 "target": target,
-                "kind": "echo" if kind == "echo" else "hub",
+                "kind": kind if kind in ("echo", "check") else "hub",
                 "requests": str(requests),
                 "identities": identities,
                 "timeout": RPC_TIMEOUT,
@@ -189,19 +223,19 @@ async def test_submit_denial_throughput_against_bare_echo(pki: DevPki, tmp_path:
     workers_dir.mkdir()
     workers_store = workers_dir / "ecx.db"
     multi = f"hub-x{WORKERS}"
-    runs: dict[str, list[dict[str, Any]]] = {"hub": [], multi: [], "echo": []}
+    runs: dict[str, list[dict[str, Any]]] = {"hub": [], multi: [], "echo": [], "check": []}
     table = []
     async with (
         Hub(config) as hub,
-        bare_server(config.tls, config.limits) as echo_address,
+        bare_server(config.tls, config.limits, check=submit_checks(config)) as echo_address,
     ):
         with hub_process(pki, workers_dir, store=workers_store, workers=WORKERS) as workers:
             for round_no in range(ROUNDS):
                 requests = tmp_path / f"round-{round_no}.frames"
                 build_requests(pki, round_no, requests)
                 # Rotate which goes first so slow drift of the machine hits all alike.
-                order = ["echo", "hub", multi]
-                order = order[round_no % 3 :] + order[: round_no % 3]
+                order = ["echo", "hub", multi, "check"]
+                order = order[round_no % 4 :] + order[: round_no % 4]
                 for kind in order:
                     commits = hub.store.commits
                     if kind == multi:
@@ -231,11 +265,13 @@ async def test_submit_denial_throughput_against_bare_echo(pki: DevPki, tmp_path:
     hub_summary = _summary(runs["hub"])
     multi_summary = _summary(runs[multi])
     echo_summary = _summary(runs["echo"])
+    check_summary = _summary(runs["check"])
     commits = sum(r["commits"] for r in runs["hub"])
     hub_summary["store_commits"] = commits
     hub_summary["submits_per_commit"] = hub_summary["requests"] / commits
     ratio = hub_summary["throughput_rps_median"] / echo_summary["throughput_rps_median"]
     ratio_multi = multi_summary["throughput_rps_median"] / echo_summary["throughput_rps_median"]
+    ratio_check = check_summary["throughput_rps_median"] / echo_summary["throughput_rps_median"]
 
     print_table(
         f"SubmitDenial vs bare mTLS echo: {SUBMITS} requests x {ROUNDS} round(s), "
@@ -283,6 +319,7 @@ async def test_submit_denial_throughput_against_bare_echo(pki: DevPki, tmp_path:
                 ("SubmitDenial", hub_summary),
                 (f"SubmitDenial, {WORKERS} workers", multi_summary),
                 ("bare echo", echo_summary),
+                ("checks only, no store", check_summary),
             )
         ],
     )
@@ -292,6 +329,10 @@ async def test_submit_denial_throughput_against_bare_echo(pki: DevPki, tmp_path:
             f"ratio SubmitDenial ({label})/echo throughput = {value:.3f} "
             f"(target >= {RATIO_TARGET}: {verdict})"
         )
+    print(
+        f"ratio checks only (parse, verify, validate; no store)/echo throughput = "
+        f"{ratio_check:.3f}: the most any SubmitDenial could reach on this machine"
+    )
     print(
         f"store commits (1 process) = {commits} for {hub_summary['requests']} submits "
         f"({hub_summary['submits_per_commit']:.1f} per commit)"
@@ -315,7 +356,9 @@ async def test_submit_denial_throughput_against_bare_echo(pki: DevPki, tmp_path:
             "hub": hub_summary,
             "hub_workers": {"workers": WORKERS, **multi_summary},
             "echo": echo_summary,
+            "checks_only": check_summary,
             "ratio": ratio,
+            "ratio_checks_only": ratio_check,
             "ratio_workers": ratio_multi,
             "target": RATIO_TARGET,
             "meets_target": max(ratio, ratio_multi) >= RATIO_TARGET,
