@@ -41,10 +41,15 @@ MAX_TOKEN_SHARE = 0.05  # blocking tokens shared by more denials than this are t
 MAX_RESULTS = 200
 
 
-@functools.lru_cache(maxsize=20_000)
 def _stored_key(text: str) -> matching.NameKey:
-    """Decoded match keys of recently compared denials, kept between screenings."""
-    return matching.NameKey.from_json(text)
+    return matching.NameKey.from_plain(_decoded_key(text))
+
+
+@functools.lru_cache(maxsize=20_000)
+def _decoded_key(text: str) -> matching.PlainKey:
+    """Decoded match keys of recently compared denials, kept between screenings (as tuples, which
+    the garbage collector need not visit: see server.domain.names)."""
+    return matching.NameKey.from_json(text).plain()
 
 
 def _party_names(prefix: str, party: denial_pb2.Party) -> list[tuple[str, str]]:

@@ -11,7 +11,6 @@ Pure: no I/O, no clock; only rapidfuzz and anyascii besides the standard library
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import re
 import unicodedata
@@ -19,6 +18,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
 from functools import cache, lru_cache
+from typing import NamedTuple
 
 from anyascii import anyascii
 from rapidfuzz import fuzz
@@ -53,7 +53,7 @@ class Tier(IntEnum):
 
 # weight when matched, cost when absent from the other name, cost when the other name has an
 # unmatched word of the same tier in its place (a substitution or conflict).
-_WEIGHT = {
+_WEIGHT: dict[int, tuple[float, float, float]] = {
     Tier.DISTINCTIVE: (1.0, 1.0, 1.0),
     Tier.NUMBER: (1.0, 1.5, 1.5),
     Tier.PLACE: (0.6, 0.15, 0.8),
@@ -562,14 +562,25 @@ _COMPOUND_ENDINGS = tuple(
 # ---------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class NameToken:
+# The caches below hold tens of thousands of keys and words. They keep them as plain tuples of
+# strings and numbers, which the garbage collector stops visiting after it has seen them once:
+# as objects, they would make every full collection (and the pause of the event loop with it)
+# take hundreds of milliseconds. Keys and words are named tuples, so turning one into the other
+# costs little.
+
+PlainToken = tuple[str, str, str, int, str, tuple[str, ...], bool]
+PlainKey = tuple[
+    str, str, tuple[str, ...], str, tuple[PlainToken, ...], tuple[str, ...], tuple[str, ...], str
+]
+
+
+class NameToken(NamedTuple):
     """One word of a name after transliteration, with what it is worth for matching."""
 
     text: str  # canonical form: the lexicon's word, or the skeleton
     skeleton: str  # phonetic skeleton of the word as written (for joins and fuzzy comparison)
     consonants: str  # skeleton without vowels (Arabic-script names carry no short vowels)
-    tier: Tier
+    tier: int  # a Tier, as a plain number (see above)
     raw: str  # ascii as written (words of a phrase separated by spaces), for acronyms
     abjad: tuple[str, ...] = ()  # from Arabic script: the consonant skeletons it may stand for
     caps: bool = False  # written in capitals, as acronyms are
@@ -594,8 +605,7 @@ class NameToken:
         return _WEIGHT[self.tier][0]
 
 
-@dataclass(frozen=True)
-class NameKey:
+class NameKey(NamedTuple):
     """Everything precomputed for one name, so matching many candidates is cheap."""
 
     original: str
@@ -609,8 +619,7 @@ class NameKey:
 
     def to_json(self) -> str:
         """The key as stored next to a denial, so screening need not transliterate it again."""
-        # Spelled out rather than dataclasses.asdict, which deep-copies every value: this runs
-        # for every name of every denial recorded.
+        # Spelled out: this runs for every name of every denial recorded.
         data = {
             "original": self.original,
             "normalized": self.normalized,
@@ -621,7 +630,7 @@ class NameKey:
                     "text": p.text,
                     "skeleton": p.skeleton,
                     "consonants": p.consonants,
-                    "tier": int(p.tier),
+                    "tier": p.tier,
                     "raw": p.raw,
                     "abjad": p.abjad,
                     "caps": p.caps,
@@ -650,7 +659,7 @@ class NameKey:
                         p["text"],
                         p["skeleton"],
                         p["consonants"],
-                        Tier(p["tier"]),
+                        int(Tier(p["tier"])),
                         p["raw"],
                         tuple(p["abjad"]),
                         p["caps"],
@@ -672,6 +681,27 @@ class NameKey:
             raise ValueError("malformed name key: tokens do not match the normalized name")
         return key
 
+    def plain(self) -> PlainKey:
+        """The key as tuples only (see PlainToken above), for caches."""
+        parts = tuple(
+            (p.text, p.skeleton, p.consonants, p.tier, p.raw, p.abjad, p.caps) for p in self.parts
+        )
+        return (
+            self.original,
+            self.normalized,
+            self.tokens,
+            self.acronym,
+            parts,
+            self.legal_forms,
+            self.scripts,
+            self.compact,
+        )
+
+    @classmethod
+    def from_plain(cls, plain: PlainKey) -> NameKey:
+        token = NameToken._make
+        return cls._make((*plain[:4], tuple([token(t) for t in plain[4]]), *plain[5:]))
+
     @property
     def acronym_letters(self) -> str:
         """The letters, if this name is one acronym (plus words for the kind of body): "IRGC"."""
@@ -684,13 +714,12 @@ class NameKey:
         return letters if core[0].caps or len(letters) <= 5 else ""
 
 
-_KEY_FIELDS = {f.name for f in dataclasses.fields(NameKey)}
+_KEY_FIELDS = set(NameKey._fields)
 _KEY_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
-_TOKEN_FIELDS = {f.name for f in dataclasses.fields(NameToken)}
+_TOKEN_FIELDS = set(NameToken._fields)
 
 
-@dataclass(frozen=True)
-class _Word:
+class _Word(NamedTuple):
     raw: str  # ascii lowercase as written
     abjad: tuple[str, ...] = ()  # Arabic script: its possible consonant skeletons
 
@@ -760,13 +789,13 @@ def _words(name: str) -> tuple[list[_Word], frozenset[str]]:
     out: list[_Word] = []
     for word in _WORD.findall(text):
         parts, word_scripts = _word_parts(word)
-        scripts |= word_scripts
-        out.extend(parts)
+        scripts.update(word_scripts)
+        out.extend(_Word._make(p) for p in parts)
     return out, frozenset(scripts)
 
 
 @lru_cache(maxsize=1 << 15)
-def _word_parts(word: str) -> tuple[tuple[_Word, ...], frozenset[str]]:
+def _word_parts(word: str) -> tuple[tuple[tuple[str, tuple[str, ...]], ...], tuple[str, ...]]:
     """The words one written word stands for, and its scripts other than Latin; words recur
     across names ("trading", "llc", the cities), so this is kept."""
     word = _APOSTROPHES.sub("", word)
@@ -785,7 +814,7 @@ def _word_parts(word: str) -> tuple[tuple[_Word, ...], frozenset[str]]:
     else:
         ascii_form = anyascii(word.translate(_LATIN_FOLD)).lower()
         out.extend(_Word(w) for w in re.findall("[a-z0-9]+", ascii_form))
-    return tuple(out), frozenset(word_scripts - {"Latin"})
+    return tuple((w.raw, w.abjad) for w in out), tuple(sorted(word_scripts - {"Latin"}))
 
 
 def _place_by_adjective(skeleton: str) -> _Entry | None:
@@ -812,16 +841,24 @@ def _token(word: _Word, skeleton: str, entry: _Entry, original: str, raw: str = 
         text=entry.canonical,
         skeleton=skeleton,
         consonants=word.abjad[0] if word.abjad else _consonants(skeleton),
-        tier=entry.tier,
+        tier=int(entry.tier),
         raw=raw,
         abjad=word.abjad,
         caps=raw.isascii() and raw.upper() in original,
     )
 
 
-@lru_cache(maxsize=65536)
 def name_key(name: str) -> NameKey:
     """Precompute a name once so that comparing it with many candidates is cheap."""
+    return NameKey.from_plain(_plain_name_key(name))
+
+
+@lru_cache(maxsize=65536)
+def _plain_name_key(name: str) -> PlainKey:
+    return _name_key(name).plain()
+
+
+def _name_key(name: str) -> NameKey:
     words, scripts = _words(name)
     skeletons = [_skeleton(w.raw) for w in words]
     stop = [w.raw in _STOP_WORDS for w in words]
@@ -988,12 +1025,13 @@ def _arabic_readings(raw: str) -> tuple[str, ...]:
 
 
 @lru_cache(maxsize=1 << 17)
-def _compound_endings(word: str) -> frozenset[str]:
-    return frozenset(e for e in _COMPOUND_ENDINGS if word.endswith(e))
+def _compound_endings(word: str) -> tuple[str, ...]:
+    return tuple(e for e in _COMPOUND_ENDINGS if word.endswith(e))
 
 
 def _distinct_stems(a: str, b: str) -> tuple[str, str]:
-    if _compound_endings(a).isdisjoint(_compound_endings(b)):
+    endings = _compound_endings(a)
+    if not any(e in endings for e in _compound_endings(b)):
         return a, b
     stripped = True
     while stripped:
@@ -1213,6 +1251,8 @@ __all__ = [
     "NameKey",
     "NameMatch",
     "NameToken",
+    "PlainKey",
+    "PlainToken",
     "Tier",
     "index_tokens",
     "match_names",
