@@ -334,6 +334,10 @@ async def test_submit_denial_throughput_against_bare_echo(pki: DevPki, tmp_path:
         f"{ratio_check:.3f}: the most any SubmitDenial could reach on this machine"
     )
     print(
+        f"SubmitDenial/checks only throughput = {ratio / ratio_check:.3f} (1 process), "
+        f"{ratio_multi / ratio_check:.3f} ({WORKERS} workers): what storing leaves of that"
+    )
+    print(
         f"store commits (1 process) = {commits} for {hub_summary['requests']} submits "
         f"({hub_summary['submits_per_commit']:.1f} per commit)"
     )
