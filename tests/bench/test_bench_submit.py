@@ -29,15 +29,18 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from certs.devpki import AUTHORITIES, DevPki
 from client.api import new_request_id
-from client.envelope import DENIAL_PAYLOAD_TYPE, sign, verify_envelope
+from client.envelope import DENIAL_PAYLOAD_TYPE, EnvelopeError, sign, verify_envelope
 from client.identity import Identity
 from ecx.v1 import denial_pb2
 from server.app import Hub
 from server.config import HubConfig
 from server.denials import check_request_id
 from server.domain.denials import DenialContent, DenialRules
+from server.errors import EcxError
 from server.registry import Registry
 from tests.bench._common import (
     FULL,
@@ -117,6 +120,23 @@ def submit_checks(config: HubConfig) -> Callable[[bytes], DenialContent]:
         )
 
     return check
+
+
+def refused_by_checks(check: Callable[[bytes], DenialContent], pki: DevPki) -> None:
+    """The checks-only server refuses what the hub would: a forged signature, a payload the rules
+    refuse (a denial dated tomorrow)."""
+    key = Identity.load(pki.identity("nl")).require_signing_key()
+    spec = NameGenerator(GENERATOR_SEED).denials(1, {"nl": AUTHORITIES["nl"][0]}, TODAY)[0]
+    payload = payload_of(spec)
+    good = sign(payload.SerializeToString(deterministic=True), DENIAL_PAYLOAD_TYPE, key)
+    check(denial_pb2.SubmitDenialRequest(request_id="r-1", envelope=good).SerializeToString())
+    forged = denial_pb2.SubmitDenialRequest(request_id="r-2", envelope=good)
+    forged.envelope.payload += b" "
+    payload.denial_date = (TODAY + dt.timedelta(days=1)).isoformat()
+    future = sign(payload.SerializeToString(deterministic=True), DENIAL_PAYLOAD_TYPE, key)
+    for bad in (forged, denial_pb2.SubmitDenialRequest(request_id="r-3", envelope=future)):
+        with pytest.raises((EnvelopeError, EcxError)):
+            check(bad.SerializeToString())
 
 
 def _write_bytes(pid: int | str) -> int:
@@ -223,11 +243,13 @@ async def test_submit_denial_throughput_against_bare_echo(pki: DevPki, tmp_path:
     workers_dir.mkdir()
     workers_store = workers_dir / "ecx.db"
     multi = f"hub-x{WORKERS}"
+    check = submit_checks(config)
+    refused_by_checks(check, pki)
     runs: dict[str, list[dict[str, Any]]] = {"hub": [], multi: [], "echo": [], "check": []}
     table = []
     async with (
         Hub(config) as hub,
-        bare_server(config.tls, config.limits, check=submit_checks(config)) as echo_address,
+        bare_server(config.tls, config.limits, check=check) as echo_address,
     ):
         with hub_process(pki, workers_dir, store=workers_store, workers=WORKERS) as workers:
             for round_no in range(ROUNDS):
