@@ -39,7 +39,9 @@ CA_NAME = "ecx development network CA"
 MIN_REMAINING = timedelta(days=30)
 CA_VALIDITY = timedelta(days=3652)
 LEAF_VALIDITY = timedelta(days=730)
-CRL_VALIDITY = timedelta(days=365)
+# The hub refuses every call once its CRL is past its next update; a development CRL lasts as
+# long as the certificates it could revoke.
+CRL_VALIDITY = LEAF_VALIDITY
 # notBefore is backdated a little so that slightly skewed clocks accept fresh certificates.
 BACKDATE = timedelta(minutes=5)
 

@@ -99,6 +99,11 @@ class ConfigError(InfrastructureError):
     """The hub's configuration is unusable."""
 
 
+class RevocationUnknown(InfrastructureError):
+    """The hub cannot tell whether the caller's certificate is revoked (its CRL is out of date);
+    the call may succeed once the operator has put a current CRL in place."""
+
+
 STATUS_CODES: tuple[tuple[type[EcxError], grpc.StatusCode], ...] = (
     (InvalidArgument, grpc.StatusCode.INVALID_ARGUMENT),
     (Unauthenticated, grpc.StatusCode.UNAUTHENTICATED),
@@ -107,6 +112,7 @@ STATUS_CODES: tuple[tuple[type[EcxError], grpc.StatusCode], ...] = (
     (AlreadyExists, grpc.StatusCode.ALREADY_EXISTS),
     (FailedPrecondition, grpc.StatusCode.FAILED_PRECONDITION),
     (StoreUnavailable, grpc.StatusCode.UNAVAILABLE),
+    (RevocationUnknown, grpc.StatusCode.UNAVAILABLE),
     (CallerError, grpc.StatusCode.INVALID_ARGUMENT),
     (AuthorizationError, grpc.StatusCode.PERMISSION_DENIED),
     (StateError, grpc.StatusCode.FAILED_PRECONDITION),
