@@ -14,7 +14,7 @@ from server import policy
 from server.clock import Clock
 from server.denials import check_request_id, request_digest
 from server.domain import consultations as rules
-from server.domain.denials import effective_status, has_unknown_fields
+from server.domain.denials import REFERENCE, effective_status, has_unknown_fields
 from server.domain.exchange_log import Event
 from server.domain.participants import Caller, Role
 from server.errors import (
@@ -87,6 +87,11 @@ class ConsultationDesk:
         expected = _STEPS[method]
         if statement.WhichOneof("step") != expected:
             raise InvalidArgument.field("envelope.payload", f"must carry the {expected} step")
+        # (an opening's reference is checked with the rest of the opening)
+        if expected != "opening" and not REFERENCE.fullmatch(statement.reference):
+            raise InvalidArgument.field(
+                "reference", "must look like XX-identifier (letters, digits, . / _ -; max 65)"
+            )
         return statement
 
     async def open_consultation(
@@ -258,7 +263,7 @@ class ConsultationDesk:
         request: consultation_pb2.ConsultationStepRequest,
         job: Callable[[Transaction], bytes],
     ) -> consultation_pb2.ConsultationResponse:
-        digest = request_digest(method, request.SerializeToString(deterministic=True))
+        digest = request_digest(method, request)
         response = await self._store.write(caller.id, request.request_id, method, digest, job)
         result = consultation_pb2.ConsultationResponse.FromString(response)
         self._mark_overdue(result.consultation)

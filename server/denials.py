@@ -8,6 +8,8 @@ import re
 from collections.abc import AsyncIterator
 from typing import cast
 
+from google.protobuf.message import Message
+
 from client.envelope import (
     DENIAL_CHANGE_PAYLOAD_TYPE,
     DENIAL_PAYLOAD_TYPE,
@@ -49,9 +51,19 @@ def check_request_id(request_id: str) -> None:
         raise InvalidArgument.field("request_id", "1-128 characters of A-Z a-z 0-9 . _ : -")
 
 
-def request_digest(method: str, request: bytes) -> bytes:
-    """What a retry must match: the method and the request bytes."""
-    return hashlib.sha256(method.encode() + b"\0" + request).digest()
+def request_digest(method: str, request: Message) -> bytes:
+    """What a retry must match: the method and the request, except the signature bytes of its
+    envelope. An ECDSA signer signs the same payload differently each time, and the hub checks
+    that the signature is the caller's before the digest counts."""
+    if "envelope" in request.DESCRIPTOR.fields_by_name and request.HasField("envelope"):
+        unsigned = type(request)()
+        unsigned.CopyFrom(request)
+        for signature in unsigned.envelope.signatures:  # type: ignore[attr-defined]
+            signature.sig = b""
+        request = unsigned
+    return hashlib.sha256(
+        method.encode() + b"\0" + request.SerializeToString(deterministic=True)
+    ).digest()
 
 
 class DenialExchange:
@@ -129,7 +141,7 @@ class DenialExchange:
             caller,
             "SubmitDenial",
             request.request_id,
-            request.SerializeToString(deterministic=True),
+            request,
             job,
         )
 
@@ -185,7 +197,7 @@ class DenialExchange:
             caller,
             "AmendDenial",
             request.request_id,
-            request.SerializeToString(deterministic=True),
+            request,
             job,
         )
 
@@ -255,9 +267,7 @@ class DenialExchange:
                 digest_of=verified.payload,
             )
 
-        return await self._write(
-            caller, method, request.request_id, request.SerializeToString(deterministic=True), job
-        )
+        return await self._write(caller, method, request.request_id, request, job)
 
     async def _authorize_change(self, caller: Caller, reference: str) -> None:
         """Refuse a non-issuer before looking at its payload; the writer checks again."""
@@ -316,7 +326,7 @@ class DenialExchange:
         return denial_pb2.DenialResponse(denial=denial).SerializeToString()
 
     async def _write(
-        self, caller: Caller, method: str, request_id: str, request: bytes, job: WriteJob
+        self, caller: Caller, method: str, request_id: str, request: Message, job: WriteJob
     ) -> denial_pb2.DenialResponse:
         response = await self._store.write(
             caller.id, request_id, method, request_digest(method, request), job
@@ -327,8 +337,10 @@ class DenialExchange:
     def _require_reference(reference: str) -> None:
         if not reference:
             raise InvalidArgument.field("reference", "is required")
-        if len(reference) > 65:
-            raise InvalidArgument.field("reference", "longer than 65 characters")
+        if not rules.REFERENCE.fullmatch(reference):
+            raise InvalidArgument.field(
+                "reference", "must look like XX-identifier (letters, digits, . / _ -; max 65)"
+            )
 
     @staticmethod
     def _require_envelope(

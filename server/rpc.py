@@ -23,6 +23,7 @@ from grpc_status import rpc_status
 
 from server import policy
 from server.clock import Clock
+from server.domain.denials import REFERENCE, unknown_field
 from server.domain.exchange_log import UNAUTHENTICATED_ACTOR, Event
 from server.domain.participants import Caller
 from server.errors import EcxError, InvalidArgument, status_code
@@ -44,8 +45,40 @@ def _serialize(response: Message | bytes) -> bytes:
 _OBJECT_KINDS = {"DenialService": "denial", "ConsultationService": "consultation"}
 
 
+# What of a refusal's reason reaches the hub's log: its text holds what the caller sent (a
+# reference, a field name), so control characters are escaped and its length bounded.
+_LOGGED_REASON = 300
+_LOG_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def _loggable(text: str) -> str:
+    if len(text) > _LOGGED_REASON:
+        text = text[:_LOGGED_REASON] + "…"
+    return _LOG_UNSAFE.sub(lambda m: f"\\x{ord(m.group(0)):02x}", text)
+
+
+def _where(error: BaseException) -> str:
+    """Where an unexpected error was raised (module and line): enough to find it, without the
+    traceback and the message, either of which may hold request data."""
+    tb = error.__traceback__
+    if tb is None:
+        return "?"
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    code = tb.tb_frame.f_code
+    return f"{code.co_filename.rsplit('/', 1)[-1]}:{tb.tb_lineno} in {code.co_name}"
+
+
 def _snake(name: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+def _refuse_unknown_fields(request: Message) -> None:
+    """A request with fields this hub does not know is refused rather than half understood: an
+    unknown filter would be ignored, an envelope's unknown fields stored and passed on."""
+    where = unknown_field(request)
+    if where is not None:
+        raise InvalidArgument.field(where or "request", "carries fields unknown to the hub")
 
 
 def _status(error: EcxError) -> grpc.Status:
@@ -92,8 +125,9 @@ class RpcGate:
             time=self._clock.now(),
             actor=who if who != "-" else UNAUTHENTICATED_ACTOR,
             action=method.rsplit("/", 1)[-1],
+            # only a well-formed reference: the log keeps what it is given for good
             object_ids=(f"{kind}:{reference}",)
-            if kind and isinstance(reference, str) and reference
+            if kind and isinstance(reference, str) and REFERENCE.fullmatch(reference)
             else (),
             payload_sha256=hashlib.sha256(request.SerializeToString(deterministic=True)).digest(),
             outcome=code.name,
@@ -125,11 +159,18 @@ class RpcGate:
                 who,
                 status.code.name,
                 elapsed,
-                error.message,
+                _loggable(error.message),
             )
         else:
             status = _INTERNAL
-            log.error("%s caller=%s code=INTERNAL ms=%.1f", method, who, elapsed, exc_info=error)
+            log.error(
+                "%s caller=%s code=INTERNAL ms=%.1f error=%s at %s",
+                method,
+                who,
+                elapsed,
+                type(error).__name__,
+                _where(error),
+            )
         await context.abort_with_status(status)
 
     def unary(self, method: str, operation: Unary) -> Callable[..., Awaitable[Message]]:
@@ -140,6 +181,7 @@ class RpcGate:
                 caller = self._caller(context)
                 who = caller.id
                 policy.authorize_rpc(caller, method)
+                _refuse_unknown_fields(request)
                 response = await operation(caller, request)
             except Exception as e:
                 await self._fail(context, method, who, request, e, started)
@@ -163,6 +205,7 @@ class RpcGate:
                 caller = self._caller(context)
                 who = caller.id
                 policy.authorize_rpc(caller, method)
+                _refuse_unknown_fields(request)
                 async for item in operation(caller, request):
                     yield item
             except Exception as e:

@@ -114,11 +114,12 @@ def check_opening(statement: consultation_pb2.ConsultationStatement, caller_stat
         c.fail("opening.denial_references", "at least one denial is required")
     if len(refs) > MAX_DENIALS:
         c.fail("opening.denial_references", f"at most {MAX_DENIALS} denials")
-    if len(set(refs)) != len(refs):
-        c.fail("opening.denial_references", "a denial is listed twice")
-    for i, ref in enumerate(refs):
-        if not REFERENCE.fullmatch(ref):
-            c.fail(f"opening.denial_references[{i}]", "not a denial reference")
+    else:
+        if len(set(refs)) != len(refs):
+            c.fail("opening.denial_references", "a denial is listed twice")
+        for i, ref in enumerate(refs):
+            if not REFERENCE.fullmatch(ref):
+                c.fail(f"opening.denial_references[{i}]", "not a denial reference")
     if not opening.HasField("transaction"):
         c.fail("opening.transaction", "is required")
     else:

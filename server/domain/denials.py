@@ -46,6 +46,7 @@ MAX_TEXT = 4000
 MAX_ALIASES = 20
 MAX_ENTRIES = 50
 MAX_REASONS = 16
+MAX_VIOLATIONS = 20
 
 Regime = denial_pb2.Regime
 LicenceType = denial_pb2.LicenceType
@@ -87,19 +88,27 @@ def _message_fields(descriptor: Descriptor) -> tuple[tuple[str, bool], ...]:
 
 def has_unknown_fields(message: Message) -> bool:
     """True if the bytes carried fields this hub does not know: signed content it cannot show."""
+    return unknown_field(message) is not None
+
+
+def unknown_field(message: Message, path: str = "") -> str | None:
+    """The path of the first message within `message` that carries fields this hub does not
+    know ("" for `message` itself, "envelope.signatures[0]" for one nested), or None."""
     if len(unknown_fields.UnknownFieldSet(message)):
-        return True
+        return path
     # Only the message-typed fields are walked (ListFields would convert every set field).
     for name, repeated in _message_fields(message.DESCRIPTOR):
+        field = f"{path}.{name}" if path else name
         if repeated:
-            children = getattr(message, name)
+            for i, child in enumerate(getattr(message, name)):
+                found = unknown_field(child, f"{field}[{i}]")
+                if found is not None:
+                    return found
         elif message.HasField(name):
-            children = (getattr(message, name),)
-        else:
-            continue
-        if any(has_unknown_fields(child) for child in children):
-            return True
-    return False
+            found = unknown_field(getattr(message, name), field)
+            if found is not None:
+                return found
+    return None
 
 
 def effective_status(stored: int, valid_until: str, today: dt.date) -> int:
@@ -110,13 +119,16 @@ def effective_status(stored: int, valid_until: str, today: dt.date) -> int:
 
 
 class FieldChecker:
-    """Collects every violation in a payload so the caller sees them all at once."""
+    """Collects the violations in a payload so the caller sees them at once: the first
+    MAX_VIOLATIONS of them, so that a message of many bad elements cannot make an answer (and a
+    log line) as large as itself."""
 
     def __init__(self) -> None:
         self.violations: list[FieldViolation] = []
 
     def fail(self, field: str, description: str) -> None:
-        self.violations.append(FieldViolation(field, description))
+        if len(self.violations) < MAX_VIOLATIONS:
+            self.violations.append(FieldViolation(field, description))
 
     def text(
         self, field: str, value: str, *, required: bool, limit: int, multiline: bool = False
@@ -255,6 +267,7 @@ def check_party(c: FieldChecker, field: str, party: denial_pb2.Party, *, require
     c.text(f"{field}.address", party.address, required=False, limit=MAX_ADDRESS, multiline=True)
     if len(party.aliases) > MAX_ALIASES:
         c.fail(f"{field}.aliases", f"more than {MAX_ALIASES} aliases")
+        return
     for i, alias in enumerate(party.aliases):
         c.text(f"{field}.aliases[{i}]", alias, required=True, limit=MAX_SHORT)
 
@@ -277,6 +290,7 @@ def check_entries(c: FieldChecker, field: str, regime: int, entries: Sequence[st
         return
     if len(entries) > MAX_ENTRIES:
         c.fail(field, f"more than {MAX_ENTRIES} entries")
+        return
     military = regime == denial_pb2.MILITARY
     pattern, name = (
         (_ML_ENTRY, "a Military List entry like ML10.a")
@@ -301,6 +315,7 @@ def _check_reasons(c: FieldChecker, p: denial_pb2.DenialPayload) -> None:
         return
     if len(p.reasons) > MAX_REASONS:
         c.fail("reasons", f"more than {MAX_REASONS} reasons")
+        return
     military = p.regime == denial_pb2.MILITARY
     for i, reason in enumerate(p.reasons):
         field = f"reasons[{i}]"

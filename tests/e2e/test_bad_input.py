@@ -833,6 +833,8 @@ GET_CASES = [
     ("reference-missing", "", "reference"),
     ("reference-66-chars", "NL-" + "1" * 63, "reference"),
     ("reference-100k-chars", "NL-" + "1" * 100_000, "reference"),
+    ("reference-newline", "NL-2026-0042\nGetDenial caller=fr code=OK", "reference"),
+    ("reference-no-state-prefix", "2026-0042", "reference"),
 ]
 
 
