@@ -155,3 +155,28 @@ async def test_a_refused_reference_reaches_neither_the_exchange_log_nor_a_log_li
         objects = [row[0] for row in db.execute("SELECT object_id FROM log_objects")]
     assert refusals == 1  # the refusal is recorded, without the text as an object
     assert objects == []
+
+
+async def test_an_unexpected_error_is_logged_by_kind_and_place_without_traceback_or_message(
+    hub: RunningHub,
+    nl_stub: denial_pb2_grpc.DenialServiceStub,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A defect in the hub (here: one put in on purpose) must not put request data or the
+    hub's code into the log as a traceback, nor anything of it into the answer."""
+
+    async def defect(*_: object) -> None:
+        raise RuntimeError("NL-2026-0042 secret-in-message")
+
+    monkeypatch.setattr(hub.hub.store, "denial_versions", defect)
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await nl_stub.GetDenial(denial_pb2.GetDenialRequest(reference="NL-2026-0042"))
+    assert refused.value.code() == grpc.StatusCode.INTERNAL
+    assert "secret" not in (refused.value.details() or "")
+    lines = [r.getMessage() for r in caplog.records if "code=INTERNAL" in r.getMessage()]
+    assert len(lines) == 1
+    assert "error=RuntimeError at test_hostile_input.py:" in lines[0]
+    assert "secret" not in caplog.text
+    assert "Traceback" not in caplog.text
+    assert all(r.exc_info is None for r in caplog.records)
