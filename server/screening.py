@@ -9,6 +9,7 @@ one overall score. A person decides.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import hashlib
 from collections.abc import Iterable
@@ -39,6 +40,7 @@ ENTRY_SCORES = {"SAME_ENTRY": 1.0, "SAME_SUBTREE": 0.8, "SAME_CATEGORY": 0.5}
 RETRIEVE = 32  # candidates compared per screening, the best-ranked by shared rare tokens
 MAX_TOKEN_SHARE = 0.05  # blocking tokens shared by more denials than this are too common
 MAX_RESULTS = 200
+COMPARING_AT_ONCE = 2
 
 
 def _stored_key(text: str) -> matching.NameKey:
@@ -127,6 +129,10 @@ class Screener:
     def __init__(self, store: Store, clock: Clock) -> None:
         self._store = store
         self._clock = clock
+        # Comparing names is the costly part of a screening (long names with many aliases can
+        # take seconds): it runs on threads, so the hub keeps answering other calls meanwhile,
+        # and at most this many screenings compare at once.
+        self._comparing = asyncio.Semaphore(COMPARING_AT_ONCE)
 
     async def screen_transaction(
         self, caller: Caller, request: consultation_pb2.ScreenTransactionRequest
@@ -155,21 +161,27 @@ class Screener:
         )
         today = self._clock.now().date()
         readable = policy.readable_regimes(caller)
-        scored = []
-        for row in rows:
-            if row.regime not in readable:
-                continue
-            status = effective_status(row.status, row.valid_until, today)
-            inactive = status != denial_pb2.ACTIVE
-            if inactive and not request.include_inactive:
-                continue
-            candidate = self._compare(query, tx.control_entries, destination, row)
-            if candidate is None:
-                continue
-            candidate.status = cast(denial_pb2.DenialStatus, status)
-            candidate.inactive = inactive
-            candidate.own_state = row.issuing_state == caller.participant.member_state
-            scored.append(candidate)
+
+        def score() -> list[consultation_pb2.ScreeningCandidate]:
+            scored = []
+            for row in rows:
+                if row.regime not in readable:
+                    continue
+                status = effective_status(row.status, row.valid_until, today)
+                inactive = status != denial_pb2.ACTIVE
+                if inactive and not request.include_inactive:
+                    continue
+                candidate = self._compare(query, tx.control_entries, destination, row)
+                if candidate is None:
+                    continue
+                candidate.status = cast(denial_pb2.DenialStatus, status)
+                candidate.inactive = inactive
+                candidate.own_state = row.issuing_state == caller.participant.member_state
+                scored.append(candidate)
+            return scored
+
+        async with self._comparing:
+            scored = await asyncio.to_thread(score)
         scored.sort(key=lambda c: (-c.score, c.reference))
         response = consultation_pb2.ScreenTransactionResponse(
             candidates=scored[:wanted], denials_compared=len(rows)
