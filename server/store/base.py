@@ -209,6 +209,10 @@ class Store(Protocol):
         """(record, notified participants) of one consultation."""
         ...
 
+    async def answered(self, caller: str, request_id: str) -> tuple[str, bytes, bytes] | None:
+        """(method, request digest, response) of a write the caller made with this request id."""
+        ...
+
     async def list_consultations(
         self, flt: ConsultationFilter, after_id: int, limit: int
     ) -> list[tuple[int, bytes]]: ...

@@ -923,6 +923,16 @@ class SqliteStore:
             return bytes(record), notified.split() if notified else []
         return None
 
+    async def answered(self, caller: str, request_id: str) -> tuple[str, bytes, bytes] | None:
+        rows = await self._read().execute_fetchall(
+            "SELECT method, request_sha256, response FROM idempotency"
+            " WHERE caller = ? AND request_id = ?",
+            (caller, request_id),
+        )
+        for method, digest, response in rows:
+            return str(method), bytes(digest), bytes(response)
+        return None
+
     async def list_consultations(
         self, flt: ConsultationFilter, after_id: int, limit: int
     ) -> list[tuple[int, bytes]]:

@@ -33,6 +33,7 @@ from server.app import Hub
 from server.clock import FixedClock
 from server.domain.countries import normalize_country
 from server.domain.denials import DenialContent, DenialRules
+from server.errors import InvalidArgument
 from tests.helpers import (
     START,
     TODAY,
@@ -546,6 +547,38 @@ async def test_retry_returns_the_first_result(
     assert len(got.versions) == 1
     synced = await drained(nl.denials.SyncDenials(denial_pb2.SyncDenialsRequest()))
     assert [c.reference for batch in synced for c in batch.changes] == [MILITARY_REF]
+    assert_hub_logged_no_traceback(caplog)
+
+
+async def test_a_retry_gets_the_first_result_where_the_hub_would_now_refuse_the_request(
+    hub: RunningHub, nl: Wire, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The answer to a stored denial dated on the last day the hub accepts was lost; the
+    retry the next day must learn what happened, not be told the date is too old."""
+    oldest = hub.clock.now().date() - dt.timedelta(days=3 * 365)
+    while True:  # the oldest date accepted today: one day older is refused
+        try:
+            DenialContent.from_payload(
+                _military(denial_date=(oldest - dt.timedelta(days=1)).isoformat()),
+                caller_state="NL",
+                today=hub.clock.now().date(),
+                rules=DenialRules(),
+            )
+        except InvalidArgument:
+            break
+        oldest -= dt.timedelta(days=1)
+    request = nl.submit_request(_military(denial_date=oldest.isoformat()), request_id="late-1")
+    first = await nl.denials.SubmitDenial(request)
+    hub.clock.advance(dt.timedelta(days=1))
+    fresh = nl.submit_request(_military(denial_date=oldest.isoformat()), request_id="late-2")
+    assert_invalid(await refused(nl.denials.SubmitDenial(fresh)), "denial_date")
+    again = await nl.denials.SubmitDenial(request)
+    assert again == first
+    other = nl.submit_request(
+        _military(denial_date=oldest.isoformat(), contact="x"), request_id="late-1"
+    )  # same id, another request: still refused
+    assert_invalid(await refused(nl.denials.SubmitDenial(other)), "denial_date")
+    assert await stored_references(hub) == [MILITARY_REF]
     assert_hub_logged_no_traceback(caplog)
 
 
