@@ -595,6 +595,16 @@ class SqliteStore:
         with self._writer_lock():
             _migrate(conn)
         self._conn = conn
+        unindexed = conn.execute(
+            "SELECT COUNT(*) FROM denials d WHERE NOT EXISTS"
+            " (SELECT 1 FROM denial_names n WHERE n.denial_id = d.id)"
+        ).fetchone()[0]
+        if unindexed:
+            # Every denial names an end user, so a denial without names was never indexed (a
+            # store from before screening existed): screening cannot find it.
+            log.warning(
+                "%d denials are not in the screening index; run `ecx-server reindex`", unindexed
+            )
         self.integrity_problem = _scan_log(conn)
         if self.integrity_problem:
             log.error(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime as dt
+import logging
 import os
 import sqlite3
 import sys
@@ -12,6 +13,8 @@ from asyncio.subprocess import PIPE
 from collections import Counter
 from contextlib import closing
 from pathlib import Path
+
+import pytest
 
 from certs.devpki import DevPki
 from client.api import EcxClient
@@ -188,6 +191,29 @@ async def test_postings_of_a_store_from_before_the_full_text_index_are_carried_o
             )
     assert [c.reference for c in screened.candidates] == ["NL-2026-M001"]
     assert screened.denials_compared == 1
+
+
+async def test_a_store_with_denials_missing_from_the_index_says_so_at_open(
+    pki: DevPki, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Denials recorded before screening existed have no names in the index; screening cannot
+    find them until the index is rebuilt, so the hub tells the operator when it opens."""
+    store = tmp_path / "ecx.db"
+    config = hub_config(pki, store)
+    clock = FixedClock(START)
+    async with (
+        Hub(config, clock=clock) as running,
+        RunningHub(running, pki, clock, store).client("nl") as nl,
+    ):
+        for i in range(3):
+            await nl.submit_denial(military_payload(f"NL-2026-U{i:03d}", "NL"))
+    assert "screening index" not in caplog.text
+    with closing(sqlite3.connect(store)) as db, db:
+        db.execute("DELETE FROM denial_names WHERE denial_id IN (SELECT id FROM denials LIMIT 2)")
+    with caplog.at_level(logging.WARNING):
+        async with Hub(config, clock=clock):
+            pass
+    assert "2 denials are not in the screening index; run `ecx-server reindex`" in caplog.text
 
 
 async def test_reindex_rebuilds_a_stale_index_while_the_hub_serves(
