@@ -8,7 +8,7 @@ from typing import cast
 
 from google.protobuf.message import Message
 
-from client.envelope import CONSULTATION_PAYLOAD_TYPE, EnvelopeError, verify_envelope
+from client.envelope import CONSULTATION_PAYLOAD_TYPE
 from ecx.v1 import consultation_pb2, denial_pb2
 from server import policy
 from server.clock import Clock
@@ -19,7 +19,6 @@ from server.domain.exchange_log import Event
 from server.domain.participants import Caller, Role
 from server.errors import (
     AlreadyExists,
-    BadSignature,
     InvalidArgument,
     NotFound,
     PermissionDenied,
@@ -68,12 +67,9 @@ class ConsultationDesk:
         check_request_id(request.request_id)
         if not request.HasField("envelope"):
             raise InvalidArgument.field("envelope", "is required")
-        try:
-            verified = verify_envelope(
-                request.envelope, CONSULTATION_PAYLOAD_TYPE, self._registry.signing_keys
-            )
-        except EnvelopeError as e:
-            raise BadSignature.field(e.field, e.reason) from e
+        verified = self._registry.verify(
+            request.envelope, CONSULTATION_PAYLOAD_TYPE, self._clock.now()
+        )
         if verified.signer != caller.id:
             raise PermissionDenied(
                 f"payload is signed by {verified.signer}, not by the caller {caller.id}"

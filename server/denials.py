@@ -13,9 +13,7 @@ from google.protobuf.message import Message
 from client.envelope import (
     DENIAL_CHANGE_PAYLOAD_TYPE,
     DENIAL_PAYLOAD_TYPE,
-    EnvelopeError,
     VerifiedEnvelope,
-    verify_envelope,
 )
 from ecx.v1 import common_pb2, denial_pb2
 from server import policy
@@ -27,7 +25,6 @@ from server.domain.exchange_log import Event
 from server.domain.participants import Caller
 from server.errors import (
     AlreadyExists,
-    BadSignature,
     InvalidArgument,
     NotFound,
     PermissionDenied,
@@ -86,10 +83,7 @@ class DenialExchange:
     def _verify(
         self, caller: Caller, envelope: common_pb2.Envelope, payload_type: str
     ) -> VerifiedEnvelope:
-        try:
-            verified = verify_envelope(envelope, payload_type, self._registry.signing_keys)
-        except EnvelopeError as e:
-            raise BadSignature.field(e.field, e.reason) from e
+        verified = self._registry.verify(envelope, payload_type, self._clock.now())
         if verified.signer != caller.id:
             raise PermissionDenied(
                 f"payload is signed by {verified.signer}, not by the caller {caller.id}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import tomllib
 from collections.abc import Iterable, Mapping
@@ -11,10 +12,18 @@ from typing import Any
 
 from cryptography import x509
 
-from client.envelope import EnvelopeError, VerifyingKey, key_id, verifying_key_of
+from client.envelope import (
+    EnvelopeError,
+    VerifiedEnvelope,
+    VerifyingKey,
+    key_id,
+    verify_envelope,
+    verifying_key_of,
+)
+from ecx.v1 import common_pb2
 from server.domain.countries import normalize_country
 from server.domain.participants import Participant, ParticipantStatus, Role
-from server.errors import ConfigError
+from server.errors import BadSignature, ConfigError
 
 _ID = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
 
@@ -25,6 +34,7 @@ class Registry:
     def __init__(self, participants: Iterable[Participant]) -> None:
         by_id: dict[str, Participant] = {}
         keys: dict[str, tuple[str, VerifyingKey]] = {}
+        expiry: dict[str, dt.datetime] = {}
         for p in participants:
             if p.id in by_id:
                 raise ConfigError(f"participant {p.id} is listed twice")
@@ -36,8 +46,28 @@ class Registry:
                 except EnvelopeError as e:
                     raise ConfigError(f"participant {p.id}: {e}") from e
                 keys[key_id(key)] = (p.id, key)
+                expiry[key_id(key)] = cert.not_valid_after_utc
         self._by_id = MappingProxyType(by_id)
         self.signing_keys: Mapping[str, tuple[str, VerifyingKey]] = MappingProxyType(keys)
+        self._expiry = expiry
+
+    def verify(
+        self, envelope: common_pb2.Envelope, payload_type: str, now: dt.datetime
+    ) -> VerifiedEnvelope:
+        """The envelope's single signature, by a registered key whose certificate has not
+        expired; BadSignature naming the field otherwise. (Signatures already stored stay
+        verifiable by anyone: this decides only what the hub accepts.)"""
+        try:
+            verified = verify_envelope(envelope, payload_type, self.signing_keys)
+        except EnvelopeError as e:
+            raise BadSignature.field(e.field, e.reason) from e
+        expires = self._expiry[envelope.signatures[0].keyid]
+        if now > expires:
+            raise BadSignature.field(
+                "envelope.signatures[0].keyid",
+                f"the signing certificate of {verified.signer} expired on {expires.date()}",
+            )
+        return verified
 
     def get(self, participant_id: str) -> Participant | None:
         return self._by_id.get(participant_id)
