@@ -183,7 +183,10 @@ class RpcGate:
         request_id = getattr(request, "request_id", "")
         if not isinstance(request_id, str) or not request_id:
             return None
-        found = await self._store.answered(caller.id, request_id)
+        try:
+            found = await self._store.answered(caller.id, request_id)
+        except EcxError:
+            return None  # the refusal stands; the caller may retry
         name = method.rsplit("/", 1)[-1]
         if found is None or found[0] != name or found[1] != request_digest(name, request):
             return None
