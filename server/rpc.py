@@ -185,8 +185,9 @@ class RpcGate:
             return None
         try:
             found = await self._store.answered(caller.id, request_id)
-        except EcxError:
-            return None  # the refusal stands; the caller may retry
+        except Exception:  # whatever failed, the refusal stands; a retry may do better
+            log.warning("%s caller=%s: earlier answer not looked up", method, caller.id)
+            return None
         name = method.rsplit("/", 1)[-1]
         if found is None or found[0] != name or found[1] != request_digest(name, request):
             return None
