@@ -107,7 +107,16 @@ def _migrate(conn: sqlite3.Connection) -> None:
         " applied_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')))"
     )
     applied = {r[0] for r in conn.execute("SELECT version FROM schema_migrations")}
-    for version, sql in migrations():
+    known = migrations()
+    newer = sorted(applied - {version for version, _ in known})
+    if newer:
+        # A store that a newer hub has migrated: this one would write it without what the newer
+        # one maintains (an index, a table), and the newer one would trust it afterwards.
+        raise StoreUnavailable(
+            f"the store has schema version {newer[-1]}, newer than this hub knows"
+            f" ({known[-1][0] if known else 0}): run the ecx-server that migrated it, or newer"
+        )
+    for version, sql in known:
         if version in applied:
             continue
         conn.execute("BEGIN IMMEDIATE")

@@ -21,6 +21,7 @@ from client.errors import RemoteError, VerificationError
 from ecx.v1 import audit_pb2, denial_pb2, denial_pb2_grpc
 from server.app import Hub
 from server.clock import FixedClock
+from server.errors import StoreUnavailable
 from server.store import sqlite as sqlite_store
 from server.store.sqlite import version_record
 from tests.helpers import (
@@ -993,6 +994,22 @@ async def test_idempotency_records_of_a_store_from_before_migration_10_still_ans
             again = await _amend(nl, hub, "amend-after-10")
         assert again.version == 3
         assert event_count(hub) == writes + 1
+
+
+async def test_a_store_migrated_by_a_newer_hub_is_not_opened(tmp_path: Path) -> None:
+    """An older hub would write such a store without what the newer one keeps up to date."""
+    store = tmp_path / "ecx.db"
+    async with sqlite_store.SqliteStore(store):
+        pass
+    newest = max(version for version, _ in sqlite_store.migrations())
+    with contextlib.closing(sqlite3.connect(store)) as db, db:
+        db.execute("INSERT INTO schema_migrations (version) VALUES (?)", (newest + 1,))
+        before = db.execute("SELECT version FROM schema_migrations ORDER BY version").fetchall()
+    with pytest.raises(StoreUnavailable, match=f"schema version {newest + 1}, newer than"):
+        await sqlite_store.SqliteStore(store).open()
+    with contextlib.closing(sqlite3.connect(store)) as db:
+        after = db.execute("SELECT version FROM schema_migrations ORDER BY version").fetchall()
+    assert after == before
 
 
 async def test_a_sync_that_names_no_batch_size_gets_pages_of_the_hubs_limit(
