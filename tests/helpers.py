@@ -10,7 +10,7 @@ import re
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -117,6 +117,20 @@ def current_dual_use_payload(reference: str, state: str = "NL") -> denial_pb2.De
     """A valid dual-use denial dated by the machine's clock, for hubs run as a subprocess."""
     denial_date = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=3)
     return dual_use_payload(reference, state, denial_date=denial_date.isoformat())
+
+
+async def submitted_by_nl(
+    pki: DevPki, store: Path, payloads: Iterable[denial_pb2.DenialPayload]
+) -> None:
+    """Start a hub on `store` (at START), submit each payload as NL, and stop the hub: a store
+    to take apart or age before a test opens it again."""
+    clock = FixedClock(START)
+    async with (
+        Hub(hub_config(pki, store), clock=clock) as running,
+        RunningHub(running, pki, clock, store).client("nl") as nl,
+    ):
+        for payload in payloads:
+            await nl.submit_denial(payload)
 
 
 def store_rows(store: Path, sql: str) -> list[tuple[object, ...]]:

@@ -49,6 +49,7 @@ from tests.helpers import (
     hub_config,
     hub_process,
     military_payload,
+    submitted_by_nl,
 )
 
 REF = "NL-2026-L001"
@@ -964,11 +965,7 @@ async def test_a_damaged_log_without_any_checkpoint_is_refused(pki: DevPki, tmp_
     store = tmp_path / "ecx.db"
     config = hub_config(pki, store)
     clock = FixedClock(START)
-    async with (
-        Hub(config, clock=clock) as running,
-        RunningHub(running, pki, clock, store).client("nl") as nl,
-    ):
-        await nl.submit_denial(military_payload("NL-2026-T900", "NL"))
+    await submitted_by_nl(pki, store, [military_payload("NL-2026-T900", "NL")])
     with contextlib.closing(sqlite3.connect(store)) as db:
         _flip_digest_byte(db, 0)
         db.commit()

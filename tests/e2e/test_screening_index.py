@@ -35,6 +35,7 @@ from tests.helpers import (
     hub_process,
     military_payload,
     party,
+    submitted_by_nl,
     token_postings,
 )
 
@@ -158,14 +159,14 @@ async def test_postings_of_a_store_from_before_the_full_text_index_are_carried_o
     config = hub_config(pki, store)
     clock = FixedClock(START)
     names = ["Brackley Forsythe Optics", "Zephyrine Marlowe Avionics", "Quillon Brastead"]
-    async with (
-        Hub(config, clock=clock) as running,
-        RunningHub(running, pki, clock, store).client("nl") as nl,
-    ):
-        for i, name in enumerate(names):
-            await nl.submit_denial(
-                military_payload(f"NL-2026-M{i:03d}", "NL", end_user=party(name, "AE"))
-            )
+    await submitted_by_nl(
+        pki,
+        store,
+        (
+            military_payload(f"NL-2026-M{i:03d}", "NL", end_user=party(name, "AE"))
+            for i, name in enumerate(names)
+        ),
+    )
     with closing(sqlite3.connect(store)) as db, db:
         before = token_postings(db)
         # The layout migration 8 left: postings as rows of a b-tree.
@@ -201,12 +202,9 @@ async def test_a_store_with_denials_missing_from_the_index_says_so_at_open(
     store = tmp_path / "ecx.db"
     config = hub_config(pki, store)
     clock = FixedClock(START)
-    async with (
-        Hub(config, clock=clock) as running,
-        RunningHub(running, pki, clock, store).client("nl") as nl,
-    ):
-        for i in range(3):
-            await nl.submit_denial(military_payload(f"NL-2026-U{i:03d}", "NL"))
+    await submitted_by_nl(
+        pki, store, (military_payload(f"NL-2026-U{i:03d}", "NL") for i in range(3))
+    )
     assert "screening index" not in caplog.text
     with closing(sqlite3.connect(store)) as db, db:
         db.execute("DELETE FROM denial_names WHERE denial_id IN (SELECT id FROM denials LIMIT 2)")
