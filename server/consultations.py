@@ -14,7 +14,7 @@ from server import policy
 from server.clock import Clock
 from server.denials import check_request_id, request_digest
 from server.domain import consultations as rules
-from server.domain.denials import REFERENCE, effective_status, has_unknown_fields
+from server.domain.denials import REFERENCE, REFERENCE_FORM, effective_status, has_unknown_fields
 from server.domain.exchange_log import Event
 from server.domain.participants import Caller, Role
 from server.errors import (
@@ -85,9 +85,7 @@ class ConsultationDesk:
             raise InvalidArgument.field("envelope.payload", f"must carry the {expected} step")
         # (an opening's reference is checked with the rest of the opening)
         if expected != "opening" and not REFERENCE.fullmatch(statement.reference):
-            raise InvalidArgument.field(
-                "reference", "must look like XX-identifier (letters, digits, . / _ -; max 65)"
-            )
+            raise InvalidArgument.field("reference", REFERENCE_FORM)
         return statement
 
     async def open_consultation(

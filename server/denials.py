@@ -332,9 +332,7 @@ class DenialExchange:
         if not reference:
             raise InvalidArgument.field("reference", "is required")
         if not rules.REFERENCE.fullmatch(reference):
-            raise InvalidArgument.field(
-                "reference", "must look like XX-identifier (letters, digits, . / _ -; max 65)"
-            )
+            raise InvalidArgument.field("reference", rules.REFERENCE_FORM)
 
     @staticmethod
     def _require_envelope(

@@ -24,7 +24,7 @@ from grpc_status import rpc_status
 from server import policy
 from server.clock import Clock
 from server.denials import request_digest
-from server.domain.denials import REFERENCE, unknown_field
+from server.domain.denials import LINE_CONTROL_CHARS, REFERENCE, unknown_field
 from server.domain.exchange_log import UNAUTHENTICATED_ACTOR, Event
 from server.domain.participants import Caller
 from server.errors import CallerError, EcxError, InvalidArgument, StateError, status_code
@@ -49,13 +49,12 @@ _OBJECT_KINDS = {"DenialService": "denial", "ConsultationService": "consultation
 # What of a refusal's reason reaches the hub's log: its text holds what the caller sent (a
 # reference, a field name), so control characters are escaped and its length bounded.
 _LOGGED_REASON = 300
-_LOG_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 def _loggable(text: str) -> str:
     if len(text) > _LOGGED_REASON:
         text = text[:_LOGGED_REASON] + "…"
-    return _LOG_UNSAFE.sub(lambda m: f"\\x{ord(m.group(0)):02x}", text)
+    return LINE_CONTROL_CHARS.sub(lambda m: f"\\x{ord(m.group(0)):02x}", text)
 
 
 def _where(error: BaseException) -> str:

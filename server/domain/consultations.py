@@ -18,6 +18,7 @@ from server.domain.denials import (
     MAX_SHORT,
     MAX_TEXT,
     REFERENCE,
+    REFERENCE_FORM,
     FieldChecker,
     check_entries,
     check_party,
@@ -135,7 +136,7 @@ def _check_reference(c: FieldChecker, reference: str, caller_state: str) -> None
     if not reference:
         c.fail("reference", "is required")
     elif match is None:
-        c.fail("reference", "must look like XX-identifier (letters, digits, . / _ -; max 65)")
+        c.fail("reference", REFERENCE_FORM)
     elif normalize_country(match.group(1)) != caller_state:
         c.fail("reference", "must start with the consulting authority's state code")
 

@@ -35,10 +35,11 @@ _ANNEX_I_ENTRY = re.compile(
 )
 # A reference is prefixed by the issuer's state: denials (NL-2026-0042) and consultations.
 REFERENCE = re.compile(r"([A-Z]{2})-[A-Za-z0-9][A-Za-z0-9./_-]{0,61}")
+REFERENCE_FORM = "must look like XX-identifier (letters, digits, . / _ -; max 65)"
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 # C0 (but tab and newline in long text), DEL and C1: the latter include terminal escapes (CSI).
 _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-_LINE_CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+LINE_CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 MAX_SHORT = 300
 MAX_ADDRESS = 500
@@ -141,7 +142,7 @@ class FieldChecker:
             return
         if len(value) > limit:
             self.fail(field, f"longer than {limit} characters")
-        pattern = _CONTROL_CHARS if multiline else _LINE_CONTROL_CHARS
+        pattern = _CONTROL_CHARS if multiline else LINE_CONTROL_CHARS
         if pattern.search(value):
             self.fail(field, "contains control characters")
 
@@ -214,7 +215,7 @@ class DenialContent:
         if not p.reference:
             c.fail("reference", "is required")
         elif match is None:
-            c.fail("reference", "must look like XX-identifier (letters, digits, . / _ -; max 65)")
+            c.fail("reference", REFERENCE_FORM)
         elif normalize_country(match.group(1)) != issuing_state:
             c.fail("reference", "must start with the issuing state's code")
 
