@@ -568,3 +568,33 @@ def test_an_unreachable_hub_exits_1_with_one_line(ecx: Ecx) -> None:
     result = ecx.raw("--server", dead, "--identity", ecx.identity("nl"), "whoami")
     assert result.returncode == 1
     assert "UNAVAILABLE" in one_line_failure(result)
+
+
+def test_output_to_a_reader_that_went_away_ends_quietly(ecx: Ecx) -> None:
+    """`ecx participants | head -1`: once the reader has gone, no traceback, only a status."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # nobody will read: every write fails with EPIPE
+    try:
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "client.cli",
+                "--server",
+                ecx.address,
+                "--identity",
+                ecx.identity("nl"),
+                "participants",
+            ],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=base_env(),
+            cwd=ecx.workdir,
+            timeout=60,
+            check=False,
+        )
+    finally:
+        os.close(write_end)
+    assert result.returncode == 1
+    assert result.stderr == ""
