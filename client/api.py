@@ -14,8 +14,8 @@ from typing import Any, TypeVar
 import grpc
 from cryptography import x509
 
-from client.checkpoint import DEFAULT_ORIGIN, Checkpoint, verify_checkpoint
-from client.envelope import (
+from client.core.checkpoint import DEFAULT_ORIGIN, Checkpoint, verify_checkpoint
+from client.core.envelope import (
     CONSULTATION_PAYLOAD_TYPE,
     DENIAL_CHANGE_PAYLOAD_TYPE,
     DENIAL_PAYLOAD_TYPE,
@@ -26,9 +26,9 @@ from client.envelope import (
     verify_envelope,
     verifying_key_of,
 )
+from client.core.merkle import leaf_hash, verify_inclusion
 from client.errors import RemoteError, VerificationError
 from client.identity import Identity
-from client.merkle import leaf_hash, verify_inclusion
 from ecx.v1 import (
     audit_pb2,
     audit_pb2_grpc,

@@ -15,15 +15,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from client.api import AuditClient, EcxClient
-from client.checkpoint import Checkpoint, CheckpointError, verify_checkpoint
-from client.errors import VerificationError
-from client.merkle import (
+from client.core.checkpoint import Checkpoint, CheckpointError, verify_checkpoint
+from client.core.merkle import (
     ChunkedTree,
     check_consistency,
     check_inclusion,
     leaf_hash,
     merkle_root,
 )
+from client.errors import VerificationError
 from ecx.v1 import participant_pb2
 
 Progress = Callable[[int], None]

@@ -10,7 +10,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ed25519
 from cryptography.hazmat.primitives.serialization import load_pem_private_key, load_pem_public_key
 
-from client.envelope import SigningKey
+from client.core.envelope import SigningKey
 from client.errors import IdentityError
 
 

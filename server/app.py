@@ -14,19 +14,19 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from ecx.v1 import audit_pb2, consultation_pb2, denial_pb2, participant_pb2
-from server.audit import ExchangeLog
 from server.clock import Clock, SystemClock
 from server.config import HubConfig
-from server.consultations import ConsultationDesk
-from server.denials import DenialExchange
 from server.domain.consultations import ConsultationRules
 from server.domain.denials import DenialRules
 from server.errors import ConfigError
 from server.identity import Authenticator, RevocationList
-from server.participants import ParticipantDirectory
 from server.registry import Registry
 from server.rpc import RpcGate
-from server.screening import Screener
+from server.services.audit import ExchangeLog
+from server.services.consultations import ConsultationDesk
+from server.services.denials import DenialExchange
+from server.services.participants import ParticipantDirectory
+from server.services.screening import Screener
 from server.store.sqlite import SqliteStore
 
 log = logging.getLogger(__name__)

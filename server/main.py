@@ -15,7 +15,7 @@ from pathlib import Path
 from server.app import Hub, load_log_key
 from server.config import HubConfig
 from server.errors import EcxError
-from server.screening import rebuild_index
+from server.services.screening import rebuild_index
 from server.store.sqlite import SqliteStore
 from server.verify_log import verify_store
 from server.workers import WorkerPool, stop_when_orphaned

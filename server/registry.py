@@ -12,7 +12,7 @@ from typing import Any
 
 from cryptography import x509
 
-from client.envelope import (
+from client.core.envelope import (
     EnvelopeError,
     VerifiedEnvelope,
     VerifyingKey,

@@ -23,12 +23,12 @@ from grpc_status import rpc_status
 
 from server import policy
 from server.clock import Clock
-from server.denials import request_digest
 from server.domain.denials import LINE_CONTROL_CHARS, REFERENCE, unknown_field
 from server.domain.exchange_log import UNAUTHENTICATED_ACTOR, Event
 from server.domain.participants import Caller
 from server.errors import CallerError, EcxError, InvalidArgument, StateError, status_code
 from server.identity import Authenticator
+from server.services.denials import request_digest
 from server.store import Store
 
 log = logging.getLogger("ecx.rpc")

@@ -13,8 +13,8 @@ from pathlib import Path
 from cryptography.hazmat.primitives.asymmetric import ed25519
 from google.protobuf.message import DecodeError
 
-from client.checkpoint import Checkpoint, CheckpointError, verify_checkpoint
-from client.merkle import TreeBuilder, leaf_hash
+from client.core.checkpoint import Checkpoint, CheckpointError, verify_checkpoint
+from client.core.merkle import TreeBuilder, leaf_hash
 from ecx.v1 import audit_pb2
 from server.store.sqlite import stored_leaves
 

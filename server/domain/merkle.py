@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from client.merkle import fold_subtrees, largest_power_of_two_below, node_hash
+from client.core.merkle import fold_subtrees, largest_power_of_two_below, node_hash
 
 NodeKey = tuple[int, int]  # (level, index)
 

@@ -7,7 +7,7 @@ proofs  GetInclusionProof, GetConsistencyProof and a bare mTLS echo, interleaved
         timed one call at a time; every proof is verified after the timed part, with its own timing.
 verify  client.audit.verify_log as an auditor (download every entry, recompute the root, compare
         with the verified checkpoint), then the same work in parts: the download alone, the
-        client.merkle hashing alone, the entry decoding alone, and a raw hashlib pass.
+        client.core.merkle hashing alone, the entry decoding alone, and a raw hashlib pass.
 
 Prints one JSON line with the figures. `RawMerkle` is also the baseline of the append benchmark.
 """
@@ -87,8 +87,8 @@ async def proofs(spec: dict[str, Any]) -> dict[str, Any]:
     import grpc
 
     from client.api import EcxClient
+    from client.core.merkle import leaf_hash, verify_consistency, verify_inclusion
     from client.identity import Identity
-    from client.merkle import leaf_hash, verify_consistency, verify_inclusion
     from ecx.v1 import audit_pb2
 
     identity = Identity.load(Path(spec["identity"]))
@@ -182,8 +182,8 @@ async def proofs(spec: dict[str, Any]) -> dict[str, Any]:
 async def verify(spec: dict[str, Any]) -> dict[str, Any]:
     from client.api import EcxClient
     from client.audit import CheckpointMemory, verify_log
+    from client.core.merkle import TreeBuilder, leaf_hash
     from client.identity import Identity
-    from client.merkle import TreeBuilder, leaf_hash
     from ecx.v1 import audit_pb2
 
     identity = Identity.load(Path(spec["identity"]))

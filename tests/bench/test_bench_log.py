@@ -7,8 +7,8 @@ auditor's full verification, each next to a baseline measured in the same run.
 (b) proofs: a hub started on that store file; GetInclusionProof at random indexes and
     GetConsistencyProof for random (first, second) sizes, one call at a time from a client
     process, next to a bare mTLS echo with the same credentials. Every proof is verified with
-    client.merkle after the timed part, against roots the raw pass computed independently of the
-    hub. Writes bench-results/log_proofs.json.
+    client.core.merkle after the timed part, against roots the raw pass computed independently of
+    the hub. Writes bench-results/log_proofs.json.
 (c) verify: client.audit.verify_log as the auditor over the whole log, next to a raw hashlib pass
     over the same entry bytes in the same (client) process, with the time split into download,
     hashing and decoding. Writes bench-results/log_verify.json.
@@ -38,7 +38,8 @@ from server.app import Hub
 from server.clock import FixedClock
 from server.domain.exchange_log import Event
 from server.domain.merkle import Frontier
-from server.store.sqlite import SqliteStore, _LogBuffer, _SqliteTransaction
+from server.store.sqlite import SqliteStore
+from server.store.sqlite.transaction import LogBuffer, SqliteTransaction
 from tests.bench._common import (
     FULL,
     RATIO_TARGET,
@@ -205,7 +206,7 @@ def _append_event_cost(count: int) -> float:
     """Seconds per leaf of the writer's Python work per event (encode, leaf hash, frontier,
     row buffering: `append_event`) with the SQL left out, over a sample of the same events."""
     events = make_events(0, count)
-    tx = _SqliteTransaction(None, Frontier(), _LogBuffer())  # type: ignore[arg-type]
+    tx = SqliteTransaction(None, Frontier(), LogBuffer())  # type: ignore[arg-type]
     started = time.perf_counter()
     for event in events:
         tx.append_event(event)

@@ -33,15 +33,15 @@ import pytest
 
 from certs.devpki import AUTHORITIES, DevPki
 from client.api import new_request_id
-from client.envelope import DENIAL_PAYLOAD_TYPE, EnvelopeError, sign, verify_envelope
+from client.core.envelope import DENIAL_PAYLOAD_TYPE, EnvelopeError, sign, verify_envelope
 from client.identity import Identity
 from ecx.v1 import denial_pb2
 from server.app import Hub
 from server.config import HubConfig
-from server.denials import check_request_id
 from server.domain.denials import DenialContent, DenialRules
 from server.errors import EcxError
 from server.registry import Registry
+from server.services.denials import check_request_id
 from tests.bench._common import (
     FULL,
     RATIO_TARGET,

@@ -19,16 +19,16 @@ from typing import Any
 
 from certs.devpki import AUTHORITIES, DevPki
 from client.api import new_request_id
-from client.envelope import DENIAL_PAYLOAD_TYPE, sign
+from client.core.envelope import DENIAL_PAYLOAD_TYPE, sign
 from client.identity import Identity
 from ecx.v1 import denial_pb2
 from server.app import Hub
 from server.clock import FixedClock
 from server.config import HubConfig
-from server.denials import DenialExchange
 from server.domain.denials import DenialRules
 from server.domain.participants import Caller
 from server.registry import Registry
+from server.services.denials import DenialExchange
 from server.store.sqlite import SqliteStore
 from tests.bench._common import (
     FULL,

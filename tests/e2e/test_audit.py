@@ -25,17 +25,17 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from certs.devpki import DevPki
 from client.api import EcxClient
-from client.checkpoint import CheckpointError, verifier_key, verify_checkpoint
-from client.envelope import DENIAL_PAYLOAD_TYPE, sign
-from client.errors import RemoteError, VerificationError
-from client.identity import Identity
-from client.merkle import (
+from client.core.checkpoint import CheckpointError, verifier_key, verify_checkpoint
+from client.core.envelope import DENIAL_PAYLOAD_TYPE, sign
+from client.core.merkle import (
     ProofError,
     TreeBuilder,
     leaf_hash,
     verify_consistency,
     verify_inclusion,
 )
+from client.errors import RemoteError, VerificationError
+from client.identity import Identity
 from ecx.v1 import audit_pb2, audit_pb2_grpc, denial_pb2, denial_pb2_grpc
 from server.app import Hub
 from server.clock import FixedClock

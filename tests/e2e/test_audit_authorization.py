@@ -30,9 +30,9 @@ import pytest
 
 from certs.devpki import issue_identity
 from client.api import EcxClient
+from client.core.merkle import TreeBuilder, leaf_hash, verify_consistency, verify_inclusion
 from client.errors import RemoteError
 from client.identity import Identity
-from client.merkle import TreeBuilder, leaf_hash, verify_consistency, verify_inclusion
 from ecx.v1 import audit_pb2, audit_pb2_grpc
 from tests.helpers import RunningHub, military_payload
 

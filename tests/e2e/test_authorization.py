@@ -20,7 +20,7 @@ import pytest
 
 from certs.devpki import DevPki, issue_identity
 from client.api import EcxClient
-from client.envelope import DENIAL_CHANGE_PAYLOAD_TYPE, DENIAL_PAYLOAD_TYPE, sign
+from client.core.envelope import DENIAL_CHANGE_PAYLOAD_TYPE, DENIAL_PAYLOAD_TYPE, sign
 from client.errors import RemoteError
 from client.identity import Identity
 from ecx.v1 import (

@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from certs.devpki import DevPki, issue_identity
 from client.api import EcxClient
-from client.envelope import DENIAL_CHANGE_PAYLOAD_TYPE, DENIAL_PAYLOAD_TYPE, SigningKey, sign
+from client.core.envelope import DENIAL_CHANGE_PAYLOAD_TYPE, DENIAL_PAYLOAD_TYPE, SigningKey, sign
 from client.errors import RemoteError
 from client.identity import Identity
 from ecx.v1 import common_pb2, denial_pb2, denial_pb2_grpc

@@ -22,7 +22,7 @@ import grpc
 import pytest
 
 from client.api import EcxClient
-from client.envelope import CONSULTATION_PAYLOAD_TYPE, sign
+from client.core.envelope import CONSULTATION_PAYLOAD_TYPE, sign
 from client.errors import RemoteError
 from client.identity import Identity
 from ecx.v1 import common_pb2, consultation_pb2, consultation_pb2_grpc, denial_pb2

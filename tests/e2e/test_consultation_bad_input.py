@@ -21,7 +21,7 @@ import grpc
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
-from client.envelope import CONSULTATION_PAYLOAD_TYPE, DENIAL_PAYLOAD_TYPE, SigningKey, sign
+from client.core.envelope import CONSULTATION_PAYLOAD_TYPE, DENIAL_PAYLOAD_TYPE, SigningKey, sign
 from client.errors import RemoteError
 from ecx.v1 import common_pb2, consultation_pb2, consultation_pb2_grpc, denial_pb2
 from tests.helpers import TODAY, RunningHub, dual_use_payload, military_payload, party

@@ -26,8 +26,8 @@ import pytest
 
 from certs.devpki import DevPki
 from client.api import EcxClient
-from client.denial_json import to_dict
-from client.envelope import CONSULTATION_PAYLOAD_TYPE, sign
+from client.cli.denial_json import to_dict
+from client.core.envelope import CONSULTATION_PAYLOAD_TYPE, sign
 from client.errors import RemoteError, VerificationError
 from ecx.v1 import audit_pb2, consultation_pb2, denial_pb2, participant_pb2
 from tests.helpers import (

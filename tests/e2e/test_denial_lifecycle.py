@@ -23,6 +23,7 @@ from server.app import Hub
 from server.clock import FixedClock
 from server.errors import StoreUnavailable
 from server.store import sqlite as sqlite_store
+from server.store.sqlite import queries as sqlite_queries
 from server.store.sqlite import version_record
 from tests.helpers import (
     START,
@@ -1044,9 +1045,9 @@ async def test_a_sync_page_stays_under_the_message_size_bound(
         await _amend(nl, hub, "amend-s")
     async with hub.client("de") as de:
         whole = [c for _, batch in await synced(de) for c in batch]
-        monkeypatch.setattr(sqlite_store, "_PAGE_BYTES", 4_000)
+        monkeypatch.setattr(sqlite_queries, "_PAGE_BYTES", 4_000)
         # one page per read of the store, so that each cut page is where reading resumes
-        monkeypatch.setattr(sqlite_store, "_CHANGES_PER_HANDOFF", 1)
+        monkeypatch.setattr(sqlite_queries, "_CHANGES_PER_HANDOFF", 1)
         responses = [r async for r in de.sync_denials()]
     assert len(whole) == 14
     sizes = [len(r.SerializeToString()) - len(r.cursor) - 2 for r in responses]

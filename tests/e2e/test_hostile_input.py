@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator
 import grpc
 import pytest
 
-from client.envelope import DENIAL_PAYLOAD_TYPE, sign
+from client.core.envelope import DENIAL_PAYLOAD_TYPE, sign
 from client.errors import RemoteError
 from ecx.v1 import consultation_pb2, denial_pb2, denial_pb2_grpc
 from server.domain.denials import MAX_VIOLATIONS

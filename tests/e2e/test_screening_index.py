@@ -18,12 +18,12 @@ import pytest
 
 from certs.devpki import DevPki
 from client.api import EcxClient
+from client.core.names import name_key
 from client.identity import Identity
 from ecx.v1 import common_pb2, consultation_pb2, denial_pb2
 from server.app import Hub
 from server.clock import FixedClock
-from server.domain.names import name_key
-from server.screening import MAX_RESULTS, RETRIEVE, rebuild_index, screening_names
+from server.services.screening import MAX_RESULTS, RETRIEVE, rebuild_index, screening_names
 from server.store import DenialRow, Transaction, WriteJob
 from server.store.sqlite import SqliteStore
 from tests.helpers import (

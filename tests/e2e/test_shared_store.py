@@ -14,13 +14,13 @@ from pathlib import Path
 import pytest
 
 from certs.devpki import DevPki
-from client.merkle import verify_consistency
+from client.core.merkle import verify_consistency
 from server.app import load_log_key
-from server.audit import ExchangeLog
 from server.clock import FixedClock
 from server.domain.exchange_log import Event
 from server.domain.merkle import consistency_spans
 from server.errors import StoreUnavailable
+from server.services.audit import ExchangeLog
 from server.store.sqlite import SqliteStore
 from server.verify_log import verify_store
 from tests.helpers import START

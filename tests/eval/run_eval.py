@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from server.domain.names import DEFAULT_THRESHOLD, index_tokens, match_names, name_key
+from client.core.names import DEFAULT_THRESHOLD, index_tokens, match_names, name_key
 
 ROOT = Path(__file__).resolve().parents[2]
 PAIRS = ROOT / "tests" / "data" / "name_pairs.csv"

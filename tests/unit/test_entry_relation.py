@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from server.screening import entry_relation
+from server.services.screening import entry_relation
 
 
 @pytest.mark.parametrize(

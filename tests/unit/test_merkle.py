@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from client.merkle import (
+from client.core.merkle import (
     EMPTY_ROOT,
     ChunkedTree,
     ProofError,

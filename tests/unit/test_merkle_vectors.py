@@ -14,7 +14,13 @@ from typing import Any
 
 import pytest
 
-from client.merkle import ProofError, TreeBuilder, leaf_hash, verify_consistency, verify_inclusion
+from client.core.merkle import (
+    ProofError,
+    TreeBuilder,
+    leaf_hash,
+    verify_consistency,
+    verify_inclusion,
+)
 from tests.helpers import ROOT
 
 VECTORS = ROOT.parent / "shared" / "testdata" / "merkle"

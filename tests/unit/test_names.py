@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from server.domain.names import (
+from client.core.names import (
     DEFAULT_THRESHOLD,
     MATCH_FLOOR,
     NameKey,

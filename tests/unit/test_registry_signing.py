@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.x509.oid import NameOID
 
-from client.envelope import DENIAL_PAYLOAD_TYPE, sign
+from client.core.envelope import DENIAL_PAYLOAD_TYPE, sign
 from server.domain.participants import Participant, ParticipantStatus, Role
 from server.errors import BadSignature
 from server.registry import Registry

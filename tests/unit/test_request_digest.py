@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
-from client.envelope import DENIAL_PAYLOAD_TYPE, sign
+from client.core.envelope import DENIAL_PAYLOAD_TYPE, sign
 from ecx.v1 import consultation_pb2, denial_pb2
-from server.denials import request_digest
+from server.services.denials import request_digest
 from tests.helpers import military_payload
 
 PAYLOAD = military_payload(reference="NL-2026-0042", state="NL").SerializeToString(

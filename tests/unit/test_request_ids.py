@@ -7,7 +7,7 @@ import time
 import uuid
 
 from client.api import new_request_id
-from server.denials import check_request_id
+from server.services.denials import check_request_id
 
 
 def test_a_request_id_is_a_uuid_v7_the_hub_accepts() -> None:

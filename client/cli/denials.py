@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from client.api import EcxClient
-from client.denial_json import denial_view, load_payload
-from client.output import common_options, emit
+from client.cli.denial_json import denial_view, load_payload
+from client.cli.output import common_options, emit
 from ecx.v1 import denial_pb2
 
 

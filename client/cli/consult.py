@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from client.api import EcxClient
-from client.denial_json import load_json, to_dict
+from client.cli.denial_json import load_json, to_dict
+from client.cli.output import common_options, emit
 from client.errors import EcxClientError
-from client.output import common_options, emit
 from ecx.v1 import consultation_pb2
 
 _ROLES = {"requester": 1, "responder": 2, "notified": 3}

@@ -14,8 +14,8 @@ from collections.abc import AsyncIterator
 from cryptography.hazmat.primitives.asymmetric import ed25519
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from client.checkpoint import DEFAULT_ORIGIN, Checkpoint, sign_checkpoint, verifier_key
-from client.merkle import ProofError, verify_consistency
+from client.core.checkpoint import DEFAULT_ORIGIN, Checkpoint, sign_checkpoint, verifier_key
+from client.core.merkle import ProofError, verify_consistency
 from ecx.v1 import audit_pb2
 from server.clock import Clock
 from server.domain.exchange_log import can_read_entry, utc_text
@@ -28,7 +28,7 @@ from server.domain.merkle import (
 )
 from server.domain.participants import Caller, Role
 from server.errors import InfrastructureError, InvalidArgument
-from server.paging import decode_page_token, encode_page_token
+from server.services.paging import decode_page_token, encode_page_token
 from server.store import LogFilter, Store, StoredCheckpoint, Transaction
 
 log = logging.getLogger(__name__)

@@ -13,8 +13,11 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from client import cli_audit, cli_consult, cli_denials, cli_participants
 from client.api import DEFAULT_SERVER, EcxClient
+from client.cli import audit as cli_audit
+from client.cli import consult as cli_consult
+from client.cli import denials as cli_denials
+from client.cli import participants as cli_participants
 from client.errors import EcxClientError, RemoteError
 from client.identity import Identity
 

@@ -6,8 +6,8 @@ import argparse
 from typing import Any
 
 from client.api import EcxClient
-from client.denial_json import to_dict
-from client.output import common_options, emit
+from client.cli.denial_json import to_dict
+from client.cli.output import common_options, emit
 from ecx.v1 import participant_pb2
 
 

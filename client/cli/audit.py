@@ -13,9 +13,9 @@ from tqdm import tqdm
 
 from client.api import EcxClient
 from client.audit import CheckpointMemory, default_state_dir, verify_log
-from client.denial_json import to_dict
+from client.cli.denial_json import to_dict
+from client.cli.output import common_options, emit
 from client.errors import EcxClientError
-from client.output import common_options, emit
 from ecx.v1 import audit_pb2
 
 

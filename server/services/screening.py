@@ -15,16 +15,16 @@ import hashlib
 from collections.abc import Iterable
 from typing import cast
 
+from client.core import names as matching
 from ecx.v1 import consultation_pb2, denial_pb2
 from server import policy
 from server.clock import Clock
-from server.domain import names as matching
 from server.domain.consultations import check_screening
 from server.domain.countries import normalize_country
 from server.domain.denials import effective_status, entry_category, entry_item
 from server.domain.participants import Caller
 from server.errors import InvalidArgument
-from server.reads import record_read
+from server.services.reads import record_read
 from server.store import (
     BLOCK_SEPARATOR,
     DenialFilter,
@@ -50,7 +50,7 @@ def _stored_key(text: str) -> matching.NameKey:
 @functools.lru_cache(maxsize=20_000)
 def _decoded_key(text: str) -> matching.PlainKey:
     """Decoded match keys of recently compared denials, kept between screenings (as tuples, which
-    the garbage collector need not visit: see server.domain.names)."""
+    the garbage collector need not visit: see client.core.names)."""
     return matching.NameKey.from_json(text).plain()
 
 

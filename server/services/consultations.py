@@ -8,11 +8,10 @@ from typing import cast
 
 from google.protobuf.message import Message
 
-from client.envelope import CONSULTATION_PAYLOAD_TYPE
+from client.core.envelope import CONSULTATION_PAYLOAD_TYPE
 from ecx.v1 import consultation_pb2, denial_pb2
 from server import policy
 from server.clock import Clock
-from server.denials import check_request_id, request_digest
 from server.domain import consultations as rules
 from server.domain.denials import REFERENCE, REFERENCE_FORM, effective_status, has_unknown_fields
 from server.domain.exchange_log import Event
@@ -23,10 +22,11 @@ from server.errors import (
     NotFound,
     PermissionDenied,
 )
-from server.paging import decode_page_token, encode_page_token
-from server.reads import record_read
 from server.registry import Registry
-from server.screening import Screener
+from server.services.denials import check_request_id, request_digest
+from server.services.paging import decode_page_token, encode_page_token
+from server.services.reads import record_read
+from server.services.screening import Screener
 from server.store import ConsultationFilter, Store, Transaction
 
 _STEPS = {

@@ -10,7 +10,7 @@ from typing import cast
 
 from google.protobuf.message import Message
 
-from client.envelope import (
+from client.core.envelope import (
     DENIAL_CHANGE_PAYLOAD_TYPE,
     DENIAL_PAYLOAD_TYPE,
     VerifiedEnvelope,
@@ -29,10 +29,10 @@ from server.errors import (
     NotFound,
     PermissionDenied,
 )
-from server.paging import decode_page_token, encode_page_token, parse_position
-from server.reads import record_read
 from server.registry import Registry
-from server.screening import screening_names
+from server.services.paging import decode_page_token, encode_page_token, parse_position
+from server.services.reads import record_read
+from server.services.screening import screening_names
 from server.store import DenialFilter, DenialRow, Store, Transaction, WriteJob
 from server.wire import length_delimited
 

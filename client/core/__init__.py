@@ -1,0 +1,1 @@
+"""Pure code both sides run: envelopes, Merkle proofs, checkpoints, name matching."""
