@@ -56,6 +56,11 @@ class RequestIdReused(InvalidArgument):
         )
 
 
+class ResourceExhausted(CallerError):
+    """The caller asked for more than its share of the hub: too much at once, or too often.
+    The same request may succeed later, or in smaller parts."""
+
+
 # Authorization: who is calling, and whether they may.
 class AuthorizationError(EcxError):
     """The caller is not who may do this."""
@@ -113,6 +118,7 @@ STATUS_CODES: tuple[tuple[type[EcxError], grpc.StatusCode], ...] = (
     (FailedPrecondition, grpc.StatusCode.FAILED_PRECONDITION),
     (StoreUnavailable, grpc.StatusCode.UNAVAILABLE),
     (RevocationUnknown, grpc.StatusCode.UNAVAILABLE),
+    (ResourceExhausted, grpc.StatusCode.RESOURCE_EXHAUSTED),
     (CallerError, grpc.StatusCode.INVALID_ARGUMENT),
     (AuthorizationError, grpc.StatusCode.PERMISSION_DENIED),
     (StateError, grpc.StatusCode.FAILED_PRECONDITION),
