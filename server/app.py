@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from pathlib import Path
 from types import TracebackType
@@ -20,8 +22,9 @@ from server.domain.consultations import ConsultationRules
 from server.domain.denials import DenialRules
 from server.errors import ConfigError
 from server.identity import Authenticator, RevocationList
+from server.refusals import RefusalGuard
 from server.registry import Registry
-from server.rpc import RpcGate
+from server.rpc import ForeignServiceGuard, RpcGate
 from server.services.audit import ExchangeLog
 from server.services.consultations import ConsultationDesk
 from server.services.denials import DenialExchange
@@ -66,6 +69,7 @@ class Hub:
         self.store = SqliteStore(config.store, batch_max=config.limits.write_batch_max)
         self.port = 0
         self._server: grpc.aio.Server | None = None
+        self._summaries: asyncio.Task[None] | None = None
         self._health = health.aio.HealthServicer()
 
     async def __aenter__(self) -> Hub:
@@ -88,7 +92,13 @@ class Hub:
         authenticator = Authenticator(registry, RevocationList(cfg.tls.crl, ca), self.clock)
         log_key = load_log_key(cfg.log_signing_key)
         await self.store.open()
-        gate = RpcGate(authenticator, self.store, self.clock)
+        self.refusals = RefusalGuard(
+            self.store,
+            self.clock,
+            per_minute=cfg.limits.refusals_per_minute,
+            burst=cfg.limits.refusal_burst,
+        )
+        gate = RpcGate(authenticator, self.store, self.clock, self.refusals)
         implementations = (
             ParticipantDirectory(registry),
             DenialExchange(
@@ -109,6 +119,7 @@ class Hub:
         )
         age_ms = cfg.limits.max_connection_age_seconds * 1000
         server = grpc.aio.server(
+            interceptors=[ForeignServiceGuard(gate, ("/grpc.reflection.",))],
             options=[
                 ("grpc.max_receive_message_length", cfg.limits.max_message_bytes),
                 ("grpc.max_send_message_length", 64 * 1024 * 1024),
@@ -117,7 +128,7 @@ class Hub:
                 # Worker processes share the port; the kernel spreads connections over them
                 # (only processes of the same user can join). Otherwise the port is ours alone.
                 ("grpc.so_reuseport", 1 if cfg.workers > 1 else 0),
-            ]
+            ],
         )
         server.add_generic_rpc_handlers(
             [gate.service(d, impl) for d, impl in zip(SERVICES, implementations, strict=True)]
@@ -140,6 +151,10 @@ class Hub:
             raise ConfigError(f"cannot listen on {cfg.listen}: {e}") from e
         await server.start()
         self._server = server
+        self._summaries = asyncio.create_task(
+            self.refusals.summarise_every(cfg.limits.refusal_summary_seconds),
+            name="refusal-summaries",
+        )
         for d in SERVICES:
             await self._health.set(d.full_name, health_pb2.HealthCheckResponse.SERVING)
         await self._health.set("", health_pb2.HealthCheckResponse.SERVING)
@@ -155,6 +170,12 @@ class Hub:
             await self._health.enter_graceful_shutdown()
             await self._server.stop(grace)
             self._server = None
+        if self._summaries is not None:
+            self._summaries.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._summaries
+            self._summaries = None
+            await self.refusals.flush()
         await self.store.close()
 
     async def wait(self) -> None:

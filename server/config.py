@@ -28,6 +28,12 @@ class Limits:
     default_page_size: int = 100
     max_sync_batch: int = 1000
     write_batch_max: int = 256
+    # Refused calls per caller (or unauthenticated certificate) logged one by one: a bucket of
+    # this many, refilled at this rate; past it, calls are refused at once and only counted.
+    refusal_burst: int = 60
+    refusals_per_minute: int = 120
+    # How often the counted refusals are written to the exchange log as summary entries.
+    refusal_summary_seconds: int = 60
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from certs.devpki import DevPki, make_dev_pki
+from certs.devpki import DevPki, issue_identity, make_dev_pki
 from server.app import Hub
 from server.clock import FixedClock
 from tests.helpers import START, RunningHub, hub_config
@@ -15,7 +15,10 @@ from tests.helpers import START, RunningHub, hub_config
 
 @pytest.fixture(scope="session")
 def pki(tmp_path_factory: pytest.TempPathFactory) -> DevPki:
-    return make_dev_pki(tmp_path_factory.mktemp("pki") / "dev")
+    made = make_dev_pki(tmp_path_factory.mktemp("pki") / "dev")
+    # A certificate of the network CA for a participant the registry does not know.
+    issue_identity(made.root, "stranger")
+    return made
 
 
 @pytest.fixture

@@ -29,6 +29,8 @@ class Event:
     outcome: str = OK
     # Participants the object belongs or is addressed to: they may read the entry.
     parties: tuple[str, ...] = ()
+    # Refused calls a summary entry stands for (0: the entry is one event).
+    count: int = 0
 
 
 def utc_text(when: dt.datetime) -> str:
@@ -49,6 +51,7 @@ def encode_entry(index: int, event: Event) -> bytes:
         payload_sha256=event.payload_sha256,
         outcome=event.outcome,
         parties=event.parties,
+        count=event.count,
     )
     return entry.SerializeToString(deterministic=True)
 

@@ -292,8 +292,10 @@ class ConsultationDesk:
     async def get_consultation(
         self, caller: Caller, request: consultation_pb2.GetConsultationRequest
     ) -> consultation_pb2.GetConsultationResponse:
-        if not request.reference or len(request.reference) > 65:
+        if not request.reference:
             raise InvalidArgument.field("reference", "a consultation reference is required")
+        if not REFERENCE.fullmatch(request.reference):
+            raise InvalidArgument.field("reference", REFERENCE_FORM)
         found = await self._store.consultation(request.reference)
         if found is None:
             raise NotFound(f"no consultation {request.reference}")

@@ -205,6 +205,14 @@ class Store(Protocol):
         denials."""
         ...
 
+    async def denial_issuers(self, reference: str) -> list[str]:
+        """Who signed the denial's versions (its issuer), or [] if there is no such denial."""
+        ...
+
+    async def consultation_parties(self, reference: str) -> list[str] | None:
+        """The requester, responder and notified participants of a consultation, or None."""
+        ...
+
     async def consultation(self, reference: str) -> tuple[bytes, list[str]] | None:
         """(record, notified participants) of one consultation."""
         ...

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x12\x65\x63x/v1/audit.proto\x12\x06\x65\x63x.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb0\x01\n\x08LogEntry\x12\r\n\x05index\x18\x01 \x01(\x04\x12(\n\x04time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05\x61\x63tor\x18\x03 \x01(\t\x12\x0e\n\x06\x61\x63tion\x18\x04 \x01(\t\x12\x12\n\nobject_ids\x18\x05 \x03(\t\x12\x16\n\x0epayload_sha256\x18\x06 \x01(\x0c\x12\x0f\n\x07outcome\x18\x07 \x01(\t\x12\x0f\n\x07parties\x18\x08 \x03(\t\"+\n\x0bLoggedEntry\x12\r\n\x05index\x18\x01 \x01(\x04\x12\r\n\x05\x65ntry\x18\x02 \x01(\x0c\"\x16\n\x14GetCheckpointRequest\"n\n\x15GetCheckpointResponse\x12\x19\n\x11signed_checkpoint\x18\x01 \x01(\t\x12\x11\n\ttree_size\x18\x02 \x01(\x04\x12\x11\n\troot_hash\x18\x03 \x01(\x0c\x12\x14\n\x0cverifier_key\x18\x04 \x01(\t\"A\n\x18GetInclusionProofRequest\x12\x12\n\nleaf_index\x18\x01 \x01(\x04\x12\x11\n\ttree_size\x18\x02 \x01(\x04\"9\n\x19GetInclusionProofResponse\x12\r\n\x05proof\x18\x01 \x03(\x0c\x12\r\n\x05\x65ntry\x18\x02 \x01(\x0c\"E\n\x1aGetConsistencyProofRequest\x12\x12\n\nfirst_size\x18\x01 \x01(\x04\x12\x13\n\x0bsecond_size\x18\x02 \x01(\x04\",\n\x1bGetConsistencyProofResponse\x12\r\n\x05proof\x18\x01 \x03(\x0c\"/\n\x11GetEntriesRequest\x12\r\n\x05start\x18\x01 \x01(\x04\x12\x0b\n\x03\x65nd\x18\x02 \x01(\x04\"6\n\x12GetEntriesResponse\x12\x0f\n\x07indexes\x18\x01 \x03(\x04\x12\x0f\n\x07\x65ntries\x18\x02 \x03(\x0c\"\xd1\x01\n\x0fQueryLogRequest\x12)\n\x05since\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12)\n\x05until\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05\x61\x63tor\x18\x03 \x01(\t\x12\x0e\n\x06\x61\x63tion\x18\x04 \x01(\t\x12\x11\n\tobject_id\x18\x05 \x01(\t\x12\x0f\n\x07outcome\x18\x06 \x01(\t\x12\x11\n\tpage_size\x18\x07 \x01(\r\x12\x12\n\npage_token\x18\x08 \x01(\t\"Q\n\x10QueryLogResponse\x12$\n\x07\x65ntries\x18\x01 \x03(\x0b\x32\x13.ecx.v1.LoggedEntry\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t2\x9c\x03\n\x0c\x41uditService\x12L\n\rGetCheckpoint\x12\x1c.ecx.v1.GetCheckpointRequest\x1a\x1d.ecx.v1.GetCheckpointResponse\x12X\n\x11GetInclusionProof\x12 .ecx.v1.GetInclusionProofRequest\x1a!.ecx.v1.GetInclusionProofResponse\x12^\n\x13GetConsistencyProof\x12\".ecx.v1.GetConsistencyProofRequest\x1a#.ecx.v1.GetConsistencyProofResponse\x12\x45\n\nGetEntries\x12\x19.ecx.v1.GetEntriesRequest\x1a\x1a.ecx.v1.GetEntriesResponse0\x01\x12=\n\x08QueryLog\x12\x17.ecx.v1.QueryLogRequest\x1a\x18.ecx.v1.QueryLogResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x12\x65\x63x/v1/audit.proto\x12\x06\x65\x63x.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xbf\x01\n\x08LogEntry\x12\r\n\x05index\x18\x01 \x01(\x04\x12(\n\x04time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05\x61\x63tor\x18\x03 \x01(\t\x12\x0e\n\x06\x61\x63tion\x18\x04 \x01(\t\x12\x12\n\nobject_ids\x18\x05 \x03(\t\x12\x16\n\x0epayload_sha256\x18\x06 \x01(\x0c\x12\x0f\n\x07outcome\x18\x07 \x01(\t\x12\x0f\n\x07parties\x18\x08 \x03(\t\x12\r\n\x05\x63ount\x18\t \x01(\r\"+\n\x0bLoggedEntry\x12\r\n\x05index\x18\x01 \x01(\x04\x12\r\n\x05\x65ntry\x18\x02 \x01(\x0c\"\x16\n\x14GetCheckpointRequest\"n\n\x15GetCheckpointResponse\x12\x19\n\x11signed_checkpoint\x18\x01 \x01(\t\x12\x11\n\ttree_size\x18\x02 \x01(\x04\x12\x11\n\troot_hash\x18\x03 \x01(\x0c\x12\x14\n\x0cverifier_key\x18\x04 \x01(\t\"A\n\x18GetInclusionProofRequest\x12\x12\n\nleaf_index\x18\x01 \x01(\x04\x12\x11\n\ttree_size\x18\x02 \x01(\x04\"9\n\x19GetInclusionProofResponse\x12\r\n\x05proof\x18\x01 \x03(\x0c\x12\r\n\x05\x65ntry\x18\x02 \x01(\x0c\"E\n\x1aGetConsistencyProofRequest\x12\x12\n\nfirst_size\x18\x01 \x01(\x04\x12\x13\n\x0bsecond_size\x18\x02 \x01(\x04\",\n\x1bGetConsistencyProofResponse\x12\r\n\x05proof\x18\x01 \x03(\x0c\"/\n\x11GetEntriesRequest\x12\r\n\x05start\x18\x01 \x01(\x04\x12\x0b\n\x03\x65nd\x18\x02 \x01(\x04\"6\n\x12GetEntriesResponse\x12\x0f\n\x07indexes\x18\x01 \x03(\x04\x12\x0f\n\x07\x65ntries\x18\x02 \x03(\x0c\"\xd1\x01\n\x0fQueryLogRequest\x12)\n\x05since\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12)\n\x05until\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05\x61\x63tor\x18\x03 \x01(\t\x12\x0e\n\x06\x61\x63tion\x18\x04 \x01(\t\x12\x11\n\tobject_id\x18\x05 \x01(\t\x12\x0f\n\x07outcome\x18\x06 \x01(\t\x12\x11\n\tpage_size\x18\x07 \x01(\r\x12\x12\n\npage_token\x18\x08 \x01(\t\"Q\n\x10QueryLogResponse\x12$\n\x07\x65ntries\x18\x01 \x03(\x0b\x32\x13.ecx.v1.LoggedEntry\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t2\x9c\x03\n\x0c\x41uditService\x12L\n\rGetCheckpoint\x12\x1c.ecx.v1.GetCheckpointRequest\x1a\x1d.ecx.v1.GetCheckpointResponse\x12X\n\x11GetInclusionProof\x12 .ecx.v1.GetInclusionProofRequest\x1a!.ecx.v1.GetInclusionProofResponse\x12^\n\x13GetConsistencyProof\x12\".ecx.v1.GetConsistencyProofRequest\x1a#.ecx.v1.GetConsistencyProofResponse\x12\x45\n\nGetEntries\x12\x19.ecx.v1.GetEntriesRequest\x1a\x1a.ecx.v1.GetEntriesResponse0\x01\x12=\n\x08QueryLog\x12\x17.ecx.v1.QueryLogRequest\x1a\x18.ecx.v1.QueryLogResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,29 +33,29 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'ecx.v1.audit_pb2', _globals
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_LOGENTRY']._serialized_start=64
-  _globals['_LOGENTRY']._serialized_end=240
-  _globals['_LOGGEDENTRY']._serialized_start=242
-  _globals['_LOGGEDENTRY']._serialized_end=285
-  _globals['_GETCHECKPOINTREQUEST']._serialized_start=287
-  _globals['_GETCHECKPOINTREQUEST']._serialized_end=309
-  _globals['_GETCHECKPOINTRESPONSE']._serialized_start=311
-  _globals['_GETCHECKPOINTRESPONSE']._serialized_end=421
-  _globals['_GETINCLUSIONPROOFREQUEST']._serialized_start=423
-  _globals['_GETINCLUSIONPROOFREQUEST']._serialized_end=488
-  _globals['_GETINCLUSIONPROOFRESPONSE']._serialized_start=490
-  _globals['_GETINCLUSIONPROOFRESPONSE']._serialized_end=547
-  _globals['_GETCONSISTENCYPROOFREQUEST']._serialized_start=549
-  _globals['_GETCONSISTENCYPROOFREQUEST']._serialized_end=618
-  _globals['_GETCONSISTENCYPROOFRESPONSE']._serialized_start=620
-  _globals['_GETCONSISTENCYPROOFRESPONSE']._serialized_end=664
-  _globals['_GETENTRIESREQUEST']._serialized_start=666
-  _globals['_GETENTRIESREQUEST']._serialized_end=713
-  _globals['_GETENTRIESRESPONSE']._serialized_start=715
-  _globals['_GETENTRIESRESPONSE']._serialized_end=769
-  _globals['_QUERYLOGREQUEST']._serialized_start=772
-  _globals['_QUERYLOGREQUEST']._serialized_end=981
-  _globals['_QUERYLOGRESPONSE']._serialized_start=983
-  _globals['_QUERYLOGRESPONSE']._serialized_end=1064
-  _globals['_AUDITSERVICE']._serialized_start=1067
-  _globals['_AUDITSERVICE']._serialized_end=1479
+  _globals['_LOGENTRY']._serialized_end=255
+  _globals['_LOGGEDENTRY']._serialized_start=257
+  _globals['_LOGGEDENTRY']._serialized_end=300
+  _globals['_GETCHECKPOINTREQUEST']._serialized_start=302
+  _globals['_GETCHECKPOINTREQUEST']._serialized_end=324
+  _globals['_GETCHECKPOINTRESPONSE']._serialized_start=326
+  _globals['_GETCHECKPOINTRESPONSE']._serialized_end=436
+  _globals['_GETINCLUSIONPROOFREQUEST']._serialized_start=438
+  _globals['_GETINCLUSIONPROOFREQUEST']._serialized_end=503
+  _globals['_GETINCLUSIONPROOFRESPONSE']._serialized_start=505
+  _globals['_GETINCLUSIONPROOFRESPONSE']._serialized_end=562
+  _globals['_GETCONSISTENCYPROOFREQUEST']._serialized_start=564
+  _globals['_GETCONSISTENCYPROOFREQUEST']._serialized_end=633
+  _globals['_GETCONSISTENCYPROOFRESPONSE']._serialized_start=635
+  _globals['_GETCONSISTENCYPROOFRESPONSE']._serialized_end=679
+  _globals['_GETENTRIESREQUEST']._serialized_start=681
+  _globals['_GETENTRIESREQUEST']._serialized_end=728
+  _globals['_GETENTRIESRESPONSE']._serialized_start=730
+  _globals['_GETENTRIESRESPONSE']._serialized_end=784
+  _globals['_QUERYLOGREQUEST']._serialized_start=787
+  _globals['_QUERYLOGREQUEST']._serialized_end=996
+  _globals['_QUERYLOGRESPONSE']._serialized_start=998
+  _globals['_QUERYLOGRESPONSE']._serialized_end=1079
+  _globals['_AUDITSERVICE']._serialized_start=1082
+  _globals['_AUDITSERVICE']._serialized_end=1494
 # @@protoc_insertion_point(module_scope)

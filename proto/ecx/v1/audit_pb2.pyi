@@ -10,7 +10,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class LogEntry(_message.Message):
-    __slots__ = ("index", "time", "actor", "action", "object_ids", "payload_sha256", "outcome", "parties")
+    __slots__ = ("index", "time", "actor", "action", "object_ids", "payload_sha256", "outcome", "parties", "count")
     INDEX_FIELD_NUMBER: _ClassVar[int]
     TIME_FIELD_NUMBER: _ClassVar[int]
     ACTOR_FIELD_NUMBER: _ClassVar[int]
@@ -19,6 +19,7 @@ class LogEntry(_message.Message):
     PAYLOAD_SHA256_FIELD_NUMBER: _ClassVar[int]
     OUTCOME_FIELD_NUMBER: _ClassVar[int]
     PARTIES_FIELD_NUMBER: _ClassVar[int]
+    COUNT_FIELD_NUMBER: _ClassVar[int]
     index: int
     time: _timestamp_pb2.Timestamp
     actor: str
@@ -27,7 +28,8 @@ class LogEntry(_message.Message):
     payload_sha256: bytes
     outcome: str
     parties: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, index: _Optional[int] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., actor: _Optional[str] = ..., action: _Optional[str] = ..., object_ids: _Optional[_Iterable[str]] = ..., payload_sha256: _Optional[bytes] = ..., outcome: _Optional[str] = ..., parties: _Optional[_Iterable[str]] = ...) -> None: ...
+    count: int
+    def __init__(self, index: _Optional[int] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., actor: _Optional[str] = ..., action: _Optional[str] = ..., object_ids: _Optional[_Iterable[str]] = ..., payload_sha256: _Optional[bytes] = ..., outcome: _Optional[str] = ..., parties: _Optional[_Iterable[str]] = ..., count: _Optional[int] = ...) -> None: ...
 
 class LoggedEntry(_message.Message):
     __slots__ = ("index", "entry")

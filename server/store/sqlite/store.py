@@ -469,6 +469,25 @@ class SqliteStore:
             find_screening_candidates, wanted, limit, max_token_share, destination, categories
         )
 
+    async def denial_issuers(self, reference: str) -> list[str]:
+        rows = await self._read().execute_fetchall(
+            "SELECT DISTINCT v.issuer FROM denial_versions v JOIN denials d ON d.id = v.denial_id"
+            " WHERE d.reference = ?",
+            (reference,),
+        )
+        return [str(r[0]) for r in rows]
+
+    async def consultation_parties(self, reference: str) -> list[str] | None:
+        rows = await self._read().execute_fetchall(
+            "SELECT c.requester, c.responder, (SELECT group_concat(participant, ' ')"
+            " FROM consultation_notified n WHERE n.consultation_id = c.id)"
+            " FROM consultations c WHERE c.reference = ?",
+            (reference,),
+        )
+        for requester, responder, notified in rows:
+            return [requester, responder, *(notified.split() if notified else [])]
+        return None
+
     async def consultation(self, reference: str) -> tuple[bytes, list[str]] | None:
         rows = await self._read().execute_fetchall(
             "SELECT c.record, (SELECT group_concat(participant, ' ') FROM consultation_notified n"
