@@ -18,6 +18,7 @@ from client.cli import audit as cli_audit
 from client.cli import consult as cli_consult
 from client.cli import denials as cli_denials
 from client.cli import participants as cli_participants
+from client.core.text import escape_line
 from client.errors import EcxClientError, RemoteError
 from client.identity import Identity
 
@@ -73,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         asyncio.run(_run(args))
     except EcxClientError as e:
-        print(f"ecx: {_describe(e)}", file=sys.stderr)
+        print(f"ecx: {escape_line(_describe(e))}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

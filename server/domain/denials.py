@@ -16,6 +16,7 @@ from google.protobuf import unknown_fields
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import DecodeError, Message
 
+from client.core.text import LINE_UNSAFE, TEXT_UNSAFE, escape_line
 from ecx.v1 import denial_pb2
 from server.domain.countries import normalize_country
 from server.errors import FailedPrecondition, FieldViolation, InvalidArgument
@@ -37,9 +38,6 @@ _ANNEX_I_ENTRY = re.compile(
 REFERENCE = re.compile(r"([A-Z]{2})-[A-Za-z0-9][A-Za-z0-9./_-]{0,61}")
 REFERENCE_FORM = "must look like XX-identifier (letters, digits, . / _ -; max 65)"
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-# C0 (but tab and newline in long text), DEL and C1: the latter include terminal escapes (CSI).
-_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-LINE_CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 MAX_SHORT = 300
 MAX_ADDRESS = 500
@@ -112,6 +110,12 @@ def unknown_field(message: Message, path: str = "") -> str | None:
     return None
 
 
+def escape_for_log(text: str) -> str:
+    """Text a caller sent, as a log line may hold it: controls and invisible characters escaped,
+    so that nobody can forge a line or hide what it says."""
+    return escape_line(text)
+
+
 def effective_status(stored: int, valid_until: str, today: dt.date) -> int:
     """ACTIVE turns EXPIRED after its last valid day; REVOKED stays REVOKED."""
     if stored == denial_pb2.ACTIVE and valid_until < today.isoformat():
@@ -142,9 +146,10 @@ class FieldChecker:
             return
         if len(value) > limit:
             self.fail(field, f"longer than {limit} characters")
-        pattern = _CONTROL_CHARS if multiline else LINE_CONTROL_CHARS
-        if pattern.search(value):
-            self.fail(field, "contains control characters")
+        # Names and one-line fields refuse every invisible character; long text only those that
+        # hide or reverse what follows (client.core.text).
+        if (TEXT_UNSAFE if multiline else LINE_UNSAFE).search(value):
+            self.fail(field, "contains control or invisible characters")
 
     def country(self, field: str, value: str, *, required: bool = True) -> str:
         if not value:
@@ -419,15 +424,39 @@ def check_amendment(
     return until
 
 
-def check_revocation(current: DenialState) -> None:
+def current_denial_date(current: DenialState) -> dt.date:
+    """The denial date of the content in force at the latest version."""
+    record = denial_pb2.Denial.FromString(current.latest_record)
+    day = parse_date(denial_pb2.DenialPayload.FromString(record.envelope.payload).denial_date)
+    assert day is not None  # validated when the content was recorded
+    return day
+
+
+def check_revocation(current: DenialState, change: StatusChange) -> None:
+    """A revocation applies to a denial not yet revoked, and takes effect on or after its date."""
     if current.status == denial_pb2.REVOKED:
         raise FailedPrecondition(f"denial {current.reference} is already revoked")
+    denied = current_denial_date(current)
+    if change.effective_date < denied:
+        raise InvalidArgument.field(
+            "envelope.payload.effective_date", f"is before the denial date {denied.isoformat()}"
+        )
 
 
-def check_renewal(current: DenialState) -> None:
-    """A revoked denial stays revoked; an active or lapsed one may be renewed after review."""
+def check_renewal(current: DenialState, change: StatusChange) -> None:
+    """A revoked denial stays revoked; an active or lapsed one may be renewed after review, on
+    or after its denial date and its latest renewal."""
     if current.status == denial_pb2.REVOKED:
         raise FailedPrecondition(f"denial {current.reference} is revoked; it cannot be renewed")
+    denied = current_denial_date(current)
+    renewed = parse_date(current.renewed_on) if current.renewed_on else None
+    earliest, what = (
+        (renewed, "the latest renewal") if renewed and renewed > denied else (denied, "the denial")
+    )
+    if change.effective_date < earliest:
+        raise InvalidArgument.field(
+            "envelope.payload.effective_date", f"is before {what}, {earliest.isoformat()}"
+        )
 
 
 def valid_until(denial_date: dt.date, renewed_on: dt.date | None, rules: DenialRules) -> str:

@@ -598,3 +598,17 @@ def test_output_to_a_reader_that_went_away_ends_quietly(ecx: Ecx) -> None:
         os.close(write_end)
     assert result.returncode == 1
     assert result.stderr == ""
+
+
+def test_what_no_reader_can_see_is_printed_escaped(ecx: Ecx, tmp_path: Path) -> None:
+    """A right-to-left mark is allowed in prose, but a terminal would show nothing of it (and
+    a stored denial may predate today's checks): the CLI prints every such character as an
+    escape, in text and, as a JSON escape of itself, in JSON."""
+    data = denial_json("NL-CLI-U1", goods_description="Thermal\u200f imaging sights")
+    ecx.ok("denial", "submit", "--file", write_json(tmp_path, "u.json", data))
+    text = ecx.ok("denial", "get", "NL-CLI-U1")
+    assert "\u200f" not in text
+    assert "Thermal\\u200f imaging sights" in text
+    raw = ecx.ok("--json", "denial", "get", "NL-CLI-U1")
+    assert "\u200f" not in raw
+    assert json.loads(raw)["payload"]["goods_description"] == "Thermal\u200f imaging sights"
