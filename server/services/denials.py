@@ -226,14 +226,14 @@ class DenialExchange:
             current = self._current(tx, caller, request.reference)
             previous = denial_pb2.Denial.FromString(current.latest_record)
             if change == denial_pb2.REVOKE:
-                rules.check_revocation(current)
+                rules.check_revocation(current, statement)
                 status, renewed_on, until = (
                     denial_pb2.REVOKED,
                     current.renewed_on,
                     current.valid_until,
                 )
             else:
-                rules.check_renewal(current)
+                rules.check_renewal(current, statement)
                 status, renewed_on = denial_pb2.ACTIVE, statement.effective_date.isoformat()
                 content = denial_pb2.DenialPayload.FromString(previous.envelope.payload)
                 denial_date = rules.parse_date(content.denial_date)

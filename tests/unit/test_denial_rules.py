@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from ecx.v1 import denial_pb2
+from ecx.v1 import common_pb2, denial_pb2
 from server.domain import denials as rules
 from server.domain.countries import normalize_country
 from server.errors import FailedPrecondition, InvalidArgument
@@ -119,7 +119,15 @@ def test_validated_content_carries_index_values() -> None:
     )
 
 
-def _state(status: int, valid_until: str = "2029-01-01") -> rules.DenialState:
+def _state(
+    status: int,
+    valid_until: str = "2029-01-01",
+    *,
+    denial_date: str = "2026-11-18",
+    renewed: str = "",
+) -> rules.DenialState:
+    content = military_payload(denial_date=denial_date).SerializeToString()
+    record = denial_pb2.Denial(reference="DE-1", envelope=common_pb2.Envelope(payload=content))
     return rules.DenialState(
         reference="DE-1",
         issuer="de",
@@ -128,9 +136,13 @@ def _state(status: int, valid_until: str = "2029-01-01") -> rules.DenialState:
         version=1,
         status=status,
         valid_until=valid_until,
-        latest_record=b"",
-        renewed_on="",
+        latest_record=record.SerializeToString(),
+        renewed_on=renewed,
     )
+
+
+def _change(change: int, effective: str) -> rules.StatusChange:
+    return rules.StatusChange("DE-1", change, "reviewed", dt.date.fromisoformat(effective))
 
 
 def test_amendment_rules() -> None:
@@ -146,12 +158,50 @@ def test_amendment_rules() -> None:
 
 
 def test_revocation_and_renewal_rules() -> None:
-    rules.check_revocation(_state(denial_pb2.ACTIVE))
-    rules.check_renewal(_state(denial_pb2.ACTIVE, "2025-01-01"))
+    revoke, renew = (
+        _change(denial_pb2.REVOKE, "2026-11-20"),
+        _change(denial_pb2.RENEW, "2026-11-20"),
+    )
+    rules.check_revocation(_state(denial_pb2.ACTIVE), revoke)
+    rules.check_renewal(_state(denial_pb2.ACTIVE, "2025-01-01"), renew)
     with pytest.raises(FailedPrecondition):
-        rules.check_revocation(_state(denial_pb2.REVOKED))
+        rules.check_revocation(_state(denial_pb2.REVOKED), revoke)
     with pytest.raises(FailedPrecondition):
-        rules.check_renewal(_state(denial_pb2.REVOKED))
+        rules.check_renewal(_state(denial_pb2.REVOKED), renew)
+
+
+@pytest.mark.parametrize(
+    ("change", "effective", "renewed", "refused"),
+    [
+        (denial_pb2.REVOKE, "1900-01-01", "", "before the denial date 2026-11-18"),
+        (denial_pb2.REVOKE, "2026-11-17", "", "before the denial date 2026-11-18"),
+        (denial_pb2.REVOKE, "2026-11-18", "", None),
+        (denial_pb2.RENEW, "0001-01-01", "", "before the denial, 2026-11-18"),
+        (denial_pb2.RENEW, "2026-11-18", "", None),
+        (denial_pb2.RENEW, "2026-11-19", "2026-11-20", "before the latest renewal, 2026-11-20"),
+        (denial_pb2.RENEW, "2026-11-20", "2026-11-20", None),
+    ],
+    ids=[
+        "revocation-in-1900",
+        "revocation-the-day-before",
+        "revocation-on-the-day",
+        "renewal-in-year-1",
+        "renewal-on-the-day",
+        "renewal-before-the-last",
+        "renewal-on-the-last",
+    ],
+)
+def test_a_change_takes_effect_no_earlier_than_what_it_changes(
+    change: int, effective: str, renewed: str, refused: str | None
+) -> None:
+    state = _state(denial_pb2.ACTIVE, renewed=renewed)
+    check = rules.check_revocation if change == denial_pb2.REVOKE else rules.check_renewal
+    if refused is None:
+        check(state, _change(change, effective))
+        return
+    with pytest.raises(InvalidArgument, match=refused) as caught:
+        check(state, _change(change, effective))
+    assert caught.value.violations[0].field == "envelope.payload.effective_date"
 
 
 def _smuggled_in_reasons() -> bytes:
