@@ -63,7 +63,14 @@ async def _serve(
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        pool = None
+        pool: WorkerPool | None = None
+
+        def reload_registry() -> None:
+            hub.reload_registry()
+            if pool is not None:
+                pool.send_signal(signal.SIGHUP)
+
+        loop.add_signal_handler(signal.SIGHUP, reload_registry)
         if worker_of is not None:
             orphaned = asyncio.create_task(stop_when_orphaned(stop))
         elif config.workers > 1:

@@ -45,6 +45,8 @@ class WorkerPool:
         ]
         self._count = count
         self._processes: dict[int, asyncio.subprocess.Process] = {}
+        # Workers that have said they serve, so have their signal handlers in place.
+        self._serving: set[int] = set()
         self._watchers: list[asyncio.Task[None]] = []
         self._stopping = False
 
@@ -62,6 +64,7 @@ class WorkerPool:
         ]
 
     async def _spawn(self, n: int) -> None:
+        self._serving.discard(n)
         # In a session of its own, so a Ctrl-C at the terminal reaches only this process, which
         # then stops the workers in order.
         process = await asyncio.create_subprocess_exec(
@@ -81,7 +84,17 @@ class WorkerPool:
                 process.kill()
             await process.wait()
             raise ConfigError(f"hub worker {n} did not start (exit status {process.returncode})")
+        self._serving.add(n)
         log.info("hub worker %d serving (pid %d)", n, process.pid)
+
+    def send_signal(self, sig: int) -> None:
+        """Pass a signal on to every worker that serves (one still starting reads its files
+        afresh anyway)."""
+        for n in sorted(self._serving):
+            process = self._processes[n]
+            if process.returncode is None:
+                with contextlib.suppress(ProcessLookupError):
+                    process.send_signal(sig)
 
     async def _watch(self, n: int) -> None:
         delay = RESTART_DELAY_S[0]

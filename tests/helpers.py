@@ -188,28 +188,37 @@ class HubProcess:
     process: subprocess.Popen[str]
     address: str
     log: Path
+    # The hub's own copy of the dev participants.toml, for a test to edit (then SIGHUP).
+    registry: Path
 
 
 @contextmanager
 def hub_process(
-    pki: DevPki, workdir: Path, *, store: Path | None = None, port: int = 0, workers: int = 1
+    pki: DevPki,
+    workdir: Path,
+    *,
+    store: Path | None = None,
+    port: int = 0,
+    workers: int = 1,
+    extra_config: str = "",
 ) -> Iterator[HubProcess]:
-    """Start `ecx-server run` with a copy of the dev hub.toml pointing at workdir; stop it after."""
+    """Start `ecx-server run` with copies of the dev hub.toml (plus extra_config) and
+    participants.toml in workdir; stop it after."""
+    registry = workdir / "participants.toml"
+    registry.write_text(
+        pki.registry.read_text().replace(
+            'signing_certificate = "', f'signing_certificate = "{pki.root}/'
+        )
+    )
     config = workdir / "hub.toml"
     text = pki.hub_config.read_text()
     text = re.sub(r'listen = ".*"', f'listen = "127.0.0.1:{port}"\nworkers = {workers}', text)
     store = store or workdir / "ecx.db"
     text = re.sub(r'path = "var/ecx.db"', f'path = "{store}"', text)
-    for key in (
-        "hub/cert.pem",
-        "hub/key.pem",
-        "ca.pem",
-        "crl.pem",
-        "participants.toml",
-        "hub/log-key.pem",
-    ):
+    for key in ("hub/cert.pem", "hub/key.pem", "ca.pem", "crl.pem", "hub/log-key.pem"):
         text = text.replace(f'"{key}"', f'"{pki.root / key}"')
-    config.write_text(text)
+    text = text.replace('"participants.toml"', f'"{registry}"')
+    config.write_text(text + extra_config)
     log = workdir / "hub.log"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "proto")])}
     with log.open("w") as log_file:
@@ -228,7 +237,7 @@ def hub_process(
         if match is None:
             process.kill()
             raise RuntimeError(f"hub did not start: {line!r}\n{log.read_text()}")
-        yield HubProcess(process, match.group(1), log)
+        yield HubProcess(process, match.group(1), log, registry)
     finally:
         if process.poll() is None:
             process.terminate()
