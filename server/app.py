@@ -23,10 +23,10 @@ from server.domain.consultations import ConsultationRules
 from server.domain.denials import DenialRules
 from server.errors import ConfigError
 from server.identity import Authenticator, RevocationList
+from server.logs import escaped
 from server.participants import ParticipantDirectory
 from server.registry import Registry
 from server.rpc import RpcGate
-from server.schema import escaped
 from server.screening import Screener
 from server.store.sqlite import SqliteStore
 

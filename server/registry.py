@@ -24,6 +24,7 @@ from ecx.v1 import common_pb2
 from server.domain.countries import normalize_country
 from server.domain.participants import Participant, ParticipantStatus, Role
 from server.errors import BadSignature, ConfigError
+from server.logs import escaped
 from server.schema import (
     PATH,
     Key,
@@ -31,7 +32,6 @@ from server.schema import (
     Problems,
     Table,
     choice,
-    escaped,
     optional,
     read_table,
     shown,

@@ -12,6 +12,7 @@ from typing import Any, Final, Generic, TypeVar, cast
 
 from server.domain.denials import LINE_CONTROL_CHARS
 from server.errors import ConfigError
+from server.logs import escaped
 
 T = TypeVar("T")
 E = TypeVar("E", bound=enum.Enum)
@@ -94,11 +95,6 @@ class Problems:
         more = len(self._found) - len(named)
         text = "; ".join(named) + (f"; and {more} more" if more else "")
         raise ConfigError(f"{self.source}: {text}")
-
-
-def escaped(text: str) -> str:
-    """Text from a file, fit for one log line: control characters written as \\xNN."""
-    return LINE_CONTROL_CHARS.sub(lambda m: f"\\x{ord(m.group(0)):02x}", text)
 
 
 def shown(value: object) -> str:

@@ -30,7 +30,16 @@ RESTART_DELAY_S = (0.5, 30.0)
 class WorkerPool:
     """Workers 1..count of a hub whose worker 0 is this process."""
 
-    def __init__(self, config_path: Path, address: str, count: int, log_level: str) -> None:
+    def __init__(
+        self,
+        config_path: Path,
+        address: str,
+        count: int,
+        log_level: str,
+        stderr: int | None = None,
+    ) -> None:
+        # Where the workers write their log (each relays its own gRPC core lines).
+        self._stderr = stderr
         self._command = [
             sys.executable,
             "-m",
@@ -71,6 +80,7 @@ class WorkerPool:
             *self._command,
             stdout=asyncio.subprocess.PIPE,
             stdin=asyncio.subprocess.DEVNULL,
+            stderr=self._stderr,
             start_new_session=True,
         )
         self._processes[n] = process
