@@ -148,13 +148,16 @@ def process_state(pid: int) -> list[str] | None:
 
 
 def live_children(pid: int) -> list[int]:
-    """Processes whose parent is pid and that have not exited."""
+    """Processes whose parent is pid and that have not exited, but for the log relay that each
+    hub process starts (`python -m server.logs`)."""
     found = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             fields = process_state(int(entry.name))
             if fields and int(fields[1]) == pid and fields[0] not in ("Z", "X"):
-                found.append(int(entry.name))
+                with contextlib.suppress(OSError):
+                    if b"server.logs" not in (entry / "cmdline").read_bytes().split(b"\0"):
+                        found.append(int(entry.name))
     return found
 
 
