@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import dataclasses
 import datetime as dt
@@ -10,7 +11,8 @@ import re
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Iterable, Iterator
+import time
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -159,6 +161,16 @@ def live_children(pid: int) -> list[int]:
                     if b"server.logs" not in (entry / "cmdline").read_bytes().split(b"\0"):
                         found.append(int(entry.name))
     return found
+
+
+async def wait_until(condition: Callable[[], bool], seconds: float = 30) -> bool:
+    """Whether condition holds within seconds, polled; for what another process does."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        await asyncio.sleep(0.05)
+    return condition()
 
 
 def token_postings(db: sqlite3.Connection) -> list[tuple[str, int]]:

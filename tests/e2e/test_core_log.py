@@ -8,14 +8,11 @@ relay flushed the pending count), the handshake lines of its log account for eve
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import re
 import signal
 import socket
 import ssl
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -23,7 +20,7 @@ import pytest
 from certs.devpki import DevPki
 from client.api import EcxClient
 from client.identity import Identity
-from tests.helpers import HubProcess, hub_process
+from tests.helpers import HubProcess, hub_process, wait_until
 
 HUB_LINE = re.compile(
     r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2},\d{3}"
@@ -106,15 +103,6 @@ def _assert_one_format(lines: list[str]) -> None:
     assert not any("Traceback" in line for line in lines)
 
 
-async def _wait_until(condition: Callable[[], bool], seconds: float = 30) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        await asyncio.sleep(0.05)
-    return condition()
-
-
 async def test_failed_handshakes_are_summarised_in_the_hubs_one_format(
     pki: DevPki, tmp_path: Path
 ) -> None:
@@ -125,7 +113,7 @@ async def test_failed_handshakes_are_summarised_in_the_hubs_one_format(
         async with EcxClient(hub.address, Identity.load(pki.identity("nl"))) as nl:
             assert (await nl.whoami()).id == "nl"
         # With a one-second interval the count is logged without waiting for the shutdown.
-        assert await _wait_until(lambda: SUMMARY.search(hub.log.read_text()) is not None)
+        assert await wait_until(lambda: SUMMARY.search(hub.log.read_text()) is not None)
         lines = _stop(hub)
     _assert_one_format(lines)
     assert _counted_failures(lines) == caused

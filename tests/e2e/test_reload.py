@@ -9,8 +9,6 @@ import contextlib
 import os
 import re
 import signal
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import grpc
@@ -20,7 +18,7 @@ from certs.devpki import DevPki
 from client.api import EcxClient
 from client.errors import RemoteError
 from client.identity import Identity
-from tests.helpers import HubProcess, hub_process
+from tests.helpers import HubProcess, hub_process, wait_until
 
 PARTICIPANTS = 10
 RELOADED = f"registry reloaded: {PARTICIPANTS} participants"
@@ -47,15 +45,6 @@ def _log_lines(hub: HubProcess, text: str) -> list[str]:
     return [line for line in hub.log.read_text().splitlines() if text in line]
 
 
-async def _wait_until(condition: Callable[[], bool], seconds: float = 30) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        await asyncio.sleep(0.05)
-    return condition()
-
-
 async def _refused(client: EcxClient) -> grpc.StatusCode:
     with pytest.raises(RemoteError) as refused:
         await client.whoami()
@@ -77,7 +66,7 @@ async def test_sighup_puts_an_edited_registry_in_place_and_keeps_it_when_the_nex
                 _edited(original, "nl", 'status = "active"', 'status = "suspended"')
             )
             os.kill(hub.process.pid, signal.SIGHUP)
-            assert await _wait_until(lambda: len(_log_lines(hub, RELOADED)) == 1)
+            assert await wait_until(lambda: len(_log_lines(hub, RELOADED)) == 1)
             assert await _refused(nl) == grpc.StatusCode.UNAUTHENTICATED
             assert (await de.whoami()).id == "de"
 
@@ -85,7 +74,7 @@ async def test_sighup_puts_an_edited_registry_in_place_and_keeps_it_when_the_nex
             # refused as a whole and the registry in use, with nl suspended, stays.
             hub.registry.write_text(_edited(original, "de", 'status = "active"', 'colour = "red"'))
             os.kill(hub.process.pid, signal.SIGHUP)
-            assert await _wait_until(lambda: len(_log_lines(hub, NOT_RELOADED)) == 1)
+            assert await wait_until(lambda: len(_log_lines(hub, NOT_RELOADED)) == 1)
             (line,) = _log_lines(hub, NOT_RELOADED)
             assert line.endswith(
                 f"{NOT_RELOADED}{hub.registry}: participant de: colour is not a known key"
@@ -97,7 +86,7 @@ async def test_sighup_puts_an_edited_registry_in_place_and_keeps_it_when_the_nex
             # Corrected, the file is taken again.
             hub.registry.write_text(original)
             os.kill(hub.process.pid, signal.SIGHUP)
-            assert await _wait_until(lambda: len(_log_lines(hub, RELOADED)) == 2)
+            assert await wait_until(lambda: len(_log_lines(hub, RELOADED)) == 2)
             assert (await nl.whoami()).id == "nl"
         assert hub.process.poll() is None
     assert "Traceback" not in hub.log.read_text()
@@ -113,7 +102,7 @@ async def test_every_worker_reloads_the_registry_on_sighup_to_the_hub(
             _edited(hub.registry.read_text(), "nl", 'status = "active"', 'status = "suspended"')
         )
         os.kill(hub.process.pid, signal.SIGHUP)
-        assert await _wait_until(lambda: len(_log_lines(hub, RELOADED)) == 2)
+        assert await wait_until(lambda: len(_log_lines(hub, RELOADED)) == 2)
         pids = {_pid(line) for line in _log_lines(hub, RELOADED)}
         assert len(pids) == 2
         assert hub.process.pid in pids
