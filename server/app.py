@@ -22,6 +22,7 @@ from server.domain.consultations import ConsultationRules
 from server.domain.denials import DenialRules
 from server.errors import ConfigError
 from server.identity import Authenticator, RevocationList
+from server.logs import escaped
 from server.refusals import RefusalGuard
 from server.registry import Registry
 from server.rpc import ForeignServiceGuard, RpcGate
@@ -71,6 +72,7 @@ class Hub:
         self._server: grpc.aio.Server | None = None
         self._summaries: asyncio.Task[None] | None = None
         self._health = health.aio.HealthServicer()
+        self._registry: Registry | None = None
 
     async def __aenter__(self) -> Hub:
         await self.start()
@@ -86,7 +88,7 @@ class Hub:
 
     async def start(self) -> None:
         cfg = self.config
-        registry = Registry.load(cfg.registry)
+        registry = self._registry = Registry.load(cfg.registry)
         ca_pem = _read(cfg.tls.client_ca)
         ca = x509.load_pem_x509_certificate(ca_pem)
         authenticator = Authenticator(registry, RevocationList(cfg.tls.crl, ca), self.clock)
@@ -159,6 +161,24 @@ class Hub:
             await self._health.set(d.full_name, health_pb2.HealthCheckResponse.SERVING)
         await self._health.set("", health_pb2.HealthCheckResponse.SERVING)
         log.info("hub listening on %s (store %s)", self.address, cfg.store)
+
+    def reload_registry(self) -> bool:
+        """Put a fresh reading of the participant registry in place of the one in use, for every
+        service at once (hub.toml is not read again); a file that is refused leaves the one in
+        use. Each outcome is logged in one line."""
+        if self._registry is None:
+            return False
+        try:
+            fresh = Registry.load(self.config.registry)
+        except ConfigError as e:
+            log.error("registry not reloaded, the one in use stays: %s", escaped(e.message))
+            return False
+        except Exception as e:  # whatever else failed, the registry in use stays
+            log.error("registry not reloaded, the one in use stays: %s", type(e).__name__)
+            return False
+        self._registry.replace(fresh)
+        log.info("registry reloaded: %d participants (hub.toml is not re-read)", len(fresh.all()))
+        return True
 
     @property
     def address(self) -> str:

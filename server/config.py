@@ -1,13 +1,14 @@
-"""Hub configuration: one TOML file, loaded once into frozen, validated values."""
+"""Hub configuration: one TOML file, loaded once into frozen values checked against its schema."""
 
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 from server.errors import ConfigError
+from server.schema import PATH, Key, Problems, Table, integer, optional, read_sections, text
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,39 @@ class Limits:
     refusal_summary_seconds: int = 60
 
 
+_LISTEN = Key("listen", text("HOST:PORT", lambda v: ":" in v), "127.0.0.1:50051")
+_WORKERS = Key("workers", integer(1, 64), 1)
+_CERT = Key("cert", PATH)
+_KEY = Key("key", PATH)
+_CLIENT_CA = Key("client_ca", PATH)
+_CRL = Key("crl", optional(PATH), None)
+_REGISTRY = Key("file", PATH)
+# Relative to the working directory, unlike the paths relative to hub.toml.
+_STORE = Key("path", PATH, Path("var/ecx.db"))
+_SIGNING_KEY = Key("signing_key", PATH)
+_ORIGIN = Key(
+    "origin",
+    text("a name without spaces or '+'", lambda v: not any(c in v for c in " +")),
+    "ecx.eu/exchange-log",
+)
+_LIMITS = tuple(Key(f.name, integer(1), f.default) for f in fields(Limits))
+_VALIDITY = Key("validity_years", integer(1, 10), 3)
+_ANSWER_DAYS = Key("answer_days", integer(1, 365), 21)
+_HANDSHAKE_SUMMARY = Key("handshake_summary_seconds", integer(1, 86400), 60)
+
+HUB_TOML = (
+    Table("server", (_LISTEN, _WORKERS)),
+    Table("tls", (_CERT, _KEY, _CLIENT_CA, _CRL)),
+    Table("registry", (_REGISTRY,)),
+    Table("store", (_STORE,)),
+    Table("log", (_SIGNING_KEY, _ORIGIN)),
+    Table("limits", _LIMITS),
+    Table("denials", (_VALIDITY,)),
+    Table("consultations", (_ANSWER_DAYS,)),
+    Table("logging", (_HANDSHAKE_SUMMARY,)),
+)
+
+
 @dataclass(frozen=True)
 class HubConfig:
     listen: str
@@ -49,6 +83,8 @@ class HubConfig:
     consultation_answer_days: int = 21
     # Hub processes serving the one port and sharing the store (see server.main).
     workers: int = 1
+    # Seconds between two summaries of failed TLS handshakes in the hub's log (see server.logs).
+    handshake_summary_seconds: int = 60
 
     @classmethod
     def load(cls, path: Path) -> HubConfig:
@@ -57,76 +93,37 @@ class HubConfig:
             raw = tomllib.loads(path.read_text(encoding="utf-8"))
         except (OSError, tomllib.TOMLDecodeError) as e:
             raise ConfigError(f"cannot read configuration {path}: {e}") from e
-        return cls.from_mapping(raw, base=path.parent)
+        return cls.from_mapping(raw, base=path.parent, source=str(path))
 
     @classmethod
-    def from_mapping(cls, raw: dict[str, Any], *, base: Path) -> HubConfig:
-        def section(name: str) -> dict[str, Any]:
-            value = raw.get(name, {})
-            if not isinstance(value, dict):
-                raise ConfigError(f"[{name}] must be a table")
-            return value
+    def from_mapping(
+        cls, raw: dict[str, Any], *, base: Path, source: str = "hub.toml"
+    ) -> HubConfig:
+        """The configuration a parsed hub.toml describes, or ConfigError naming every unknown,
+        missing or invalid key (up to a bound) with what is allowed there."""
+        problems = Problems(source)
+        values = read_sections(raw, HUB_TOML, problems)
+        problems.raise_if_any()
 
-        def path_of(table: str, key: str, *, required: bool = True) -> Path | None:
-            value = section(table).get(key)
-            if value is None:
-                if required:
-                    raise ConfigError(f"[{table}] {key} is required")
-                return None
-            if not isinstance(value, str) or not value:
-                raise ConfigError(f"[{table}] {key} must be a path")
-            p = Path(value)
-            return p if p.is_absolute() else base / p
+        def resolved(path: Path) -> Path:
+            return path if path.is_absolute() else base / path
 
-        def required_path(table: str, key: str) -> Path:
-            p = path_of(table, key)
-            assert p is not None
-            return p
-
-        limits_raw = section("limits")
-        defaults = Limits()
-        limit_values: dict[str, int] = {}
-        for name in Limits.__dataclass_fields__:
-            value = limits_raw.get(name, getattr(defaults, name))
-            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-                raise ConfigError(f"[limits] {name} must be a positive integer")
-            limit_values[name] = value
-        unknown = set(limits_raw) - set(Limits.__dataclass_fields__)
-        if unknown:
-            raise ConfigError(f"[limits] unknown keys: {', '.join(sorted(unknown))}")
-
-        listen = section("server").get("listen", "127.0.0.1:50051")
-        if not isinstance(listen, str) or ":" not in listen:
-            raise ConfigError("[server] listen must be HOST:PORT")
-        workers = section("server").get("workers", 1)
-        if not isinstance(workers, int) or isinstance(workers, bool) or not 1 <= workers <= 64:
-            raise ConfigError("[server] workers must be an integer 1-64")
-        store_value = section("store").get("path", "var/ecx.db")
-        if not isinstance(store_value, str):
-            raise ConfigError("[store] path must be a path")
-        origin = section("log").get("origin", "ecx.eu/exchange-log")
-        if not isinstance(origin, str) or not origin or any(c in origin for c in " +\n"):
-            raise ConfigError("[log] origin must be a name without spaces or '+'")
-        validity = section("denials").get("validity_years", 3)
-        if not isinstance(validity, int) or not 1 <= validity <= 10:
-            raise ConfigError("[denials] validity_years must be an integer 1-10")
-        answer_days = section("consultations").get("answer_days", 21)
-        if not isinstance(answer_days, int) or not 1 <= answer_days <= 365:
-            raise ConfigError("[consultations] answer_days must be an integer 1-365")
+        crl = values[_CRL]
         return cls(
-            consultation_answer_days=answer_days,
-            listen=listen,
+            listen=values[_LISTEN],
+            workers=values[_WORKERS],
             tls=TlsConfig(
-                cert=required_path("tls", "cert"),
-                key=required_path("tls", "key"),
-                client_ca=required_path("tls", "client_ca"),
-                crl=path_of("tls", "crl", required=False),
+                cert=resolved(values[_CERT]),
+                key=resolved(values[_KEY]),
+                client_ca=resolved(values[_CLIENT_CA]),
+                crl=resolved(crl) if crl is not None else None,
             ),
-            registry=required_path("registry", "file"),
-            store=Path(store_value),
-            log_signing_key=required_path("log", "signing_key"),
-            log_origin=origin,
-            limits=Limits(**limit_values),
-            validity_years=validity,
-            workers=workers,
+            registry=resolved(values[_REGISTRY]),
+            store=values[_STORE],
+            log_signing_key=resolved(values[_SIGNING_KEY]),
+            log_origin=values[_ORIGIN],
+            limits=Limits(**{key.name: values[key] for key in _LIMITS}),
+            validity_years=values[_VALIDITY],
+            consultation_answer_days=values[_ANSWER_DAYS],
+            handshake_summary_seconds=values[_HANDSHAKE_SUMMARY],
         )

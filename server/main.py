@@ -15,6 +15,7 @@ from pathlib import Path
 from server.app import Hub, load_log_key
 from server.config import HubConfig
 from server.errors import EcxError
+from server.logs import LOG_FORMAT, CoreLogRelay
 from server.services.screening import rebuild_index
 from server.store.sqlite import SqliteStore
 from server.verify_log import verify_store
@@ -58,16 +59,37 @@ async def _serve(
     config = HubConfig.load(config_path)
     if worker_of is not None:
         config = dataclasses.replace(config, listen=worker_of)
+    with CoreLogRelay(config.handshake_summary_seconds, log_level) as relay:
+        await _serve_hub(
+            config, config_path, print_quickstart, worker_of, log_level, relay.original_stderr
+        )
+
+
+async def _serve_hub(
+    config: HubConfig,
+    config_path: Path,
+    print_quickstart: bool,
+    worker_of: str | None,
+    log_level: str,
+    stderr: int | None,
+) -> None:
     async with Hub(config) as hub:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        pool = None
+        pool: WorkerPool | None = None
+
+        def reload_registry() -> None:
+            hub.reload_registry()
+            if pool is not None:
+                pool.send_signal(signal.SIGHUP)
+
+        loop.add_signal_handler(signal.SIGHUP, reload_registry)
         if worker_of is not None:
             orphaned = asyncio.create_task(stop_when_orphaned(stop))
         elif config.workers > 1:
-            pool = WorkerPool(config_path, hub.address, config.workers - 1, log_level)
+            pool = WorkerPool(config_path, hub.address, config.workers - 1, log_level, stderr)
             await pool.start()
         if print_quickstart:
             print(_quickstart(hub, config_path), flush=True)
@@ -141,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=args.log_level.upper(),
-        format="%(asctime)s %(levelname)s [%(process)d] %(name)s %(message)s",
+        format=LOG_FORMAT,
         stream=sys.stderr,
     )
     if args.command == "verify-log":

@@ -30,7 +30,16 @@ RESTART_DELAY_S = (0.5, 30.0)
 class WorkerPool:
     """Workers 1..count of a hub whose worker 0 is this process."""
 
-    def __init__(self, config_path: Path, address: str, count: int, log_level: str) -> None:
+    def __init__(
+        self,
+        config_path: Path,
+        address: str,
+        count: int,
+        log_level: str,
+        stderr: int | None = None,
+    ) -> None:
+        # Where the workers write their log (each relays its own gRPC core lines).
+        self._stderr = stderr
         self._command = [
             sys.executable,
             "-m",
@@ -45,6 +54,8 @@ class WorkerPool:
         ]
         self._count = count
         self._processes: dict[int, asyncio.subprocess.Process] = {}
+        # Workers that have said they serve, so have their signal handlers in place.
+        self._serving: set[int] = set()
         self._watchers: list[asyncio.Task[None]] = []
         self._stopping = False
 
@@ -62,12 +73,14 @@ class WorkerPool:
         ]
 
     async def _spawn(self, n: int) -> None:
+        self._serving.discard(n)
         # In a session of its own, so a Ctrl-C at the terminal reaches only this process, which
         # then stops the workers in order.
         process = await asyncio.create_subprocess_exec(
             *self._command,
             stdout=asyncio.subprocess.PIPE,
             stdin=asyncio.subprocess.DEVNULL,
+            stderr=self._stderr,
             start_new_session=True,
         )
         self._processes[n] = process
@@ -81,7 +94,17 @@ class WorkerPool:
                 process.kill()
             await process.wait()
             raise ConfigError(f"hub worker {n} did not start (exit status {process.returncode})")
+        self._serving.add(n)
         log.info("hub worker %d serving (pid %d)", n, process.pid)
+
+    def send_signal(self, sig: int) -> None:
+        """Pass a signal on to every worker that serves (one still starting reads its files
+        afresh anyway)."""
+        for n in sorted(self._serving):
+            process = self._processes[n]
+            if process.returncode is None:
+                with contextlib.suppress(ProcessLookupError):
+                    process.send_signal(sig)
 
     async def _watch(self, n: int) -> None:
         delay = RESTART_DELAY_S[0]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import dataclasses
 import datetime as dt
@@ -10,7 +11,8 @@ import re
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Iterable, Iterator
+import time
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -148,14 +150,27 @@ def process_state(pid: int) -> list[str] | None:
 
 
 def live_children(pid: int) -> list[int]:
-    """Processes whose parent is pid and that have not exited."""
+    """Processes whose parent is pid and that have not exited, but for the log relay that each
+    hub process starts (`python -m server.logs`)."""
     found = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             fields = process_state(int(entry.name))
             if fields and int(fields[1]) == pid and fields[0] not in ("Z", "X"):
-                found.append(int(entry.name))
+                with contextlib.suppress(OSError):
+                    if b"server.logs" not in (entry / "cmdline").read_bytes().split(b"\0"):
+                        found.append(int(entry.name))
     return found
+
+
+async def wait_until(condition: Callable[[], bool], seconds: float = 30) -> bool:
+    """Whether condition holds within seconds, polled; for what another process does."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        await asyncio.sleep(0.05)
+    return condition()
 
 
 def token_postings(db: sqlite3.Connection) -> list[tuple[str, int]]:
@@ -188,28 +203,37 @@ class HubProcess:
     process: subprocess.Popen[str]
     address: str
     log: Path
+    # The hub's own copy of the dev participants.toml, for a test to edit (then SIGHUP).
+    registry: Path
 
 
 @contextmanager
 def hub_process(
-    pki: DevPki, workdir: Path, *, store: Path | None = None, port: int = 0, workers: int = 1
+    pki: DevPki,
+    workdir: Path,
+    *,
+    store: Path | None = None,
+    port: int = 0,
+    workers: int = 1,
+    extra_config: str = "",
 ) -> Iterator[HubProcess]:
-    """Start `ecx-server run` with a copy of the dev hub.toml pointing at workdir; stop it after."""
+    """Start `ecx-server run` with copies of the dev hub.toml (plus extra_config) and
+    participants.toml in workdir; stop it after."""
+    registry = workdir / "participants.toml"
+    registry.write_text(
+        pki.registry.read_text().replace(
+            'signing_certificate = "', f'signing_certificate = "{pki.root}/'
+        )
+    )
     config = workdir / "hub.toml"
     text = pki.hub_config.read_text()
     text = re.sub(r'listen = ".*"', f'listen = "127.0.0.1:{port}"\nworkers = {workers}', text)
     store = store or workdir / "ecx.db"
     text = re.sub(r'path = "var/ecx.db"', f'path = "{store}"', text)
-    for key in (
-        "hub/cert.pem",
-        "hub/key.pem",
-        "ca.pem",
-        "crl.pem",
-        "participants.toml",
-        "hub/log-key.pem",
-    ):
+    for key in ("hub/cert.pem", "hub/key.pem", "ca.pem", "crl.pem", "hub/log-key.pem"):
         text = text.replace(f'"{key}"', f'"{pki.root / key}"')
-    config.write_text(text)
+    text = text.replace('"participants.toml"', f'"{registry}"')
+    config.write_text(text + extra_config)
     log = workdir / "hub.log"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "proto")])}
     with log.open("w") as log_file:
@@ -228,7 +252,7 @@ def hub_process(
         if match is None:
             process.kill()
             raise RuntimeError(f"hub did not start: {line!r}\n{log.read_text()}")
-        yield HubProcess(process, match.group(1), log)
+        yield HubProcess(process, match.group(1), log, registry)
     finally:
         if process.poll() is None:
             process.terminate()

@@ -317,6 +317,8 @@ class Refusal:
     code: grpc.StatusCode
     actor: str
     object_ids: list[str]
+    # The owners of the object refused, who see the attempt.
+    parties: list[str]
 
 
 def _refusals(hub: RunningHub) -> dict[str, Refusal]:
@@ -338,6 +340,7 @@ def _refusals(hub: RunningHub) -> dict[str, Refusal]:
             grpc.StatusCode.PERMISSION_DENIED,
             "de",
             [f"denial:{REF}"],
+            ["nl"],
         ),
         "INVALID_ARGUMENT": Refusal(
             "nl",
@@ -350,6 +353,7 @@ def _refusals(hub: RunningHub) -> dict[str, Refusal]:
             grpc.StatusCode.INVALID_ARGUMENT,
             "nl",
             [],
+            [],
         ),
         "NOT_FOUND": Refusal(
             "de",
@@ -358,21 +362,12 @@ def _refusals(hub: RunningHub) -> dict[str, Refusal]:
             grpc.StatusCode.NOT_FOUND,
             "de",
             ["denial:NL-2026-0404"],
-        ),
-        "UNAUTHENTICATED": Refusal(
-            "revoked",
-            "GetDenial",
-            denial_pb2.GetDenialRequest(reference=REF),
-            grpc.StatusCode.UNAUTHENTICATED,
-            "unauthenticated",
-            [f"denial:{REF}"],
+            [],
         ),
     }
 
 
-@pytest.mark.parametrize(
-    "kind", ["PERMISSION_DENIED", "INVALID_ARGUMENT", "NOT_FOUND", "UNAUTHENTICATED"]
-)
+@pytest.mark.parametrize("kind", ["PERMISSION_DENIED", "INVALID_ARGUMENT", "NOT_FOUND"])
 async def test_a_refused_call_appends_one_entry_with_its_status(hub: RunningHub, kind: str) -> None:
     async with hub.client("nl") as nl:
         await _submit(nl, "s")
@@ -395,8 +390,30 @@ async def test_a_refused_call_appends_one_entry_with_its_status(hub: RunningHub,
         refusal.code.name,
     )
     assert list(entry.object_ids) == refusal.object_ids
-    assert list(entry.parties) == []
+    assert list(entry.parties) == refusal.parties
     assert entry.payload_sha256 == sha256(refusal.request.SerializeToString(deterministic=True))
+
+
+async def test_a_refusal_before_authentication_is_counted_into_a_summary_entry(
+    hub: RunningHub,
+) -> None:
+    before = await log_size(hub)
+    async with stubs(hub, "revoked") as caller:
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await caller.denials.GetDenial(denial_pb2.GetDenialRequest(reference=REF))
+    assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    assert await log_size(hub) == before
+    assert await hub.hub.refusals.flush() == 1
+    log = await decoded_log(hub)
+    assert len(log) == before + 1
+    entry = log[-1]
+    assert (entry.actor, entry.action, entry.outcome, entry.count) == (
+        "unauthenticated",
+        "GetDenial",
+        "UNAUTHENTICATED",
+        1,
+    )
+    assert [o.split(":")[0] for o in entry.object_ids] == ["peer-certificate"]
 
 
 # No entry ever carries confidential content.

@@ -132,7 +132,7 @@ async def record_events(address: str, pki: DevPki, tag: str) -> None:
         client("nl") as nl,
         client("de") as de,
         client("fr") as fr,
-        client("revoked") as revoked,
+        client("commission") as commission,
     ):
         for ref in nl_refs:  # 8
             await nl.submit_denial(dual_use_payload(ref, "NL", denial_date=denial_date))
@@ -151,9 +151,9 @@ async def record_events(address: str, pki: DevPki, tag: str) -> None:
         for i in range(4):  # 4 refused: not found
             with pytest.raises(RemoteError):
                 await fr.get_denial(f"FR-2026-{tag}X{i:02d}")
-        for ref in nl_refs[:2]:  # 2 refused: revoked certificate
+        for ref in de_refs[:2]:  # 2 refused: the Commission reads no military denial
             with pytest.raises(RemoteError):
-                await revoked.get_denial(ref)
+                await commission.get_denial(ref)
         for ref in nl_refs[:2]:  # 2 refused: not the issuer
             with pytest.raises(RemoteError):
                 await de.amend_denial(ref, dual_use_payload(ref, "NL", denial_date=denial_date))
