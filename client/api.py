@@ -7,13 +7,23 @@ import hashlib
 import os
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from types import TracebackType
 from typing import Any, TypeVar
 
 import grpc
 from cryptography import x509
+from google.protobuf.message import Message
 
+from client.core.chain import (
+    ChainError,
+    check_consultation_chain,
+    check_denial_chain,
+    denial_link,
+    denial_statement,
+    first_link,
+    link_after,
+)
 from client.core.checkpoint import DEFAULT_ORIGIN, Checkpoint, verify_checkpoint
 from client.core.envelope import (
     CONSULTATION_PAYLOAD_TYPE,
@@ -32,6 +42,7 @@ from client.identity import Identity
 from ecx.v1 import (
     audit_pb2,
     audit_pb2_grpc,
+    common_pb2,
     consultation_pb2,
     consultation_pb2_grpc,
     denial_pb2,
@@ -160,45 +171,72 @@ class EcxClient:
     async def submit_denial(
         self, payload: denial_pb2.DenialPayload, *, request_id: str | None = None
     ) -> denial_pb2.Denial:
-        envelope = sign(
-            payload.SerializeToString(deterministic=True),
-            DENIAL_PAYLOAD_TYPE,
-            self.identity.require_signing_key(),
-        )
+        """Sign and submit a new denial (version 1 of its history)."""
+        statement = denial_pb2.DenialPayload()
+        statement.CopyFrom(payload)
+        statement.link.CopyFrom(first_link().to_proto())
         request = denial_pb2.SubmitDenialRequest(
-            request_id=request_id or new_request_id(), envelope=envelope
+            request_id=request_id or new_request_id(),
+            envelope=self._sign(statement, DENIAL_PAYLOAD_TYPE),
         )
         response: denial_pb2.DenialResponse = await self._call(self._denials.SubmitDenial, request)
         return response.denial
 
-    async def amend_denial(
-        self, reference: str, payload: denial_pb2.DenialPayload, *, request_id: str | None = None
-    ) -> denial_pb2.Denial:
-        envelope = sign(
-            payload.SerializeToString(deterministic=True),
-            DENIAL_PAYLOAD_TYPE,
+    def _sign(self, statement: Message, payload_type: str) -> common_pb2.Envelope:
+        return sign(
+            statement.SerializeToString(deterministic=True),
+            payload_type,
             self.identity.require_signing_key(),
         )
+
+    async def _link_denial(
+        self, reference: str, statement: Message, follows: denial_pb2.Denial | None
+    ) -> None:
+        """Set the statement's link to follow the denial's current version: `follows` if the
+        caller knows it (no read), else the latest the hub shows. (A retry is linked the same
+        way: if its first attempt took effect, the hub answers as it did then.)"""
+        latest = follows if follows is not None else (await self.get_denial(reference)).denial
+        link = link_after(latest.version, denial_statement(latest))
+        statement.link.CopyFrom(link.to_proto())  # type: ignore[attr-defined]
+
+    async def amend_denial(
+        self,
+        reference: str,
+        payload: denial_pb2.DenialPayload,
+        *,
+        request_id: str | None = None,
+        follows: denial_pb2.Denial | None = None,
+    ) -> denial_pb2.Denial:
+        """Sign and submit new content for a denial, as the version after its current one
+        (`follows`, or the latest the hub shows)."""
+        statement = denial_pb2.DenialPayload()
+        statement.CopyFrom(payload)
+        await self._link_denial(reference, statement, follows)
         request = denial_pb2.AmendDenialRequest(
-            request_id=request_id or new_request_id(), reference=reference, envelope=envelope
+            request_id=request_id or new_request_id(),
+            reference=reference,
+            envelope=self._sign(statement, DENIAL_PAYLOAD_TYPE),
         )
         response: denial_pb2.DenialResponse = await self._call(self._denials.AmendDenial, request)
         return response.denial
 
-    def _status_change(
-        self, reference: str, change: int, reason: str, effective: dt.date | None
-    ) -> Any:
+    async def _change_status(
+        self,
+        reference: str,
+        change: int,
+        reason: str,
+        effective: dt.date | None,
+        request_id: str | None,
+        follows: denial_pb2.Denial | None,
+    ) -> tuple[str, common_pb2.Envelope]:
         statement = denial_pb2.DenialStatusChange(
             reference=reference,
             change=change,  # type: ignore[arg-type]
             reason=reason,
             effective_date=(effective or dt.datetime.now(dt.UTC).date()).isoformat(),
         )
-        return sign(
-            statement.SerializeToString(deterministic=True),
-            DENIAL_CHANGE_PAYLOAD_TYPE,
-            self.identity.require_signing_key(),
-        )
+        await self._link_denial(reference, statement, follows)
+        return request_id or new_request_id(), self._sign(statement, DENIAL_CHANGE_PAYLOAD_TYPE)
 
     async def revoke_denial(
         self,
@@ -207,11 +245,13 @@ class EcxClient:
         *,
         effective: dt.date | None = None,
         request_id: str | None = None,
+        follows: denial_pb2.Denial | None = None,
     ) -> denial_pb2.Denial:
+        request_id, envelope = await self._change_status(
+            reference, denial_pb2.REVOKE, reason, effective, request_id, follows
+        )
         request = denial_pb2.RevokeDenialRequest(
-            request_id=request_id or new_request_id(),
-            reference=reference,
-            envelope=self._status_change(reference, denial_pb2.REVOKE, reason, effective),
+            request_id=request_id, reference=reference, envelope=envelope
         )
         response: denial_pb2.DenialResponse = await self._call(self._denials.RevokeDenial, request)
         return response.denial
@@ -223,11 +263,13 @@ class EcxClient:
         reason: str = "",
         effective: dt.date | None = None,
         request_id: str | None = None,
+        follows: denial_pb2.Denial | None = None,
     ) -> denial_pb2.Denial:
+        request_id, envelope = await self._change_status(
+            reference, denial_pb2.RENEW, reason, effective, request_id, follows
+        )
         request = denial_pb2.RenewDenialRequest(
-            request_id=request_id or new_request_id(),
-            reference=reference,
-            envelope=self._status_change(reference, denial_pb2.RENEW, reason, effective),
+            request_id=request_id, reference=reference, envelope=envelope
         )
         response: denial_pb2.DenialResponse = await self._call(self._denials.RenewDenial, request)
         return response.denial
@@ -281,6 +323,18 @@ class EcxClient:
         except grpc.aio.AioRpcError as e:
             raise RemoteError.from_rpc_error(e) from e
 
+    async def verify_versions(
+        self, versions: Sequence[denial_pb2.Denial]
+    ) -> list[denial_pb2.DenialPayload]:
+        """Every version of a denial, oldest first: each signed, and each statement linked to the
+        one before, so that none was left out, added, replayed or reordered."""
+        try:
+            check_denial_chain(versions)
+        except ChainError as e:
+            reference = versions[0].reference if versions else "?"
+            raise VerificationError(f"{reference}: history does not verify at {e}") from e
+        return [await self.verify_denial(d) for d in versions]
+
     async def verify_denial(self, denial: denial_pb2.Denial) -> denial_pb2.DenialPayload:
         """Re-verify the issuer's signature over the payload bytes; return the decoded payload.
 
@@ -299,6 +353,12 @@ class EcxClient:
         except EnvelopeError as e:
             raise VerificationError(f"{denial.reference}: {e}") from e
         payload = denial_pb2.DenialPayload.FromString(verified.payload)
+        link = denial_link(denial)
+        if link is None or link.version != denial.version:
+            raise VerificationError(
+                f"{denial.reference}: the hub shows version {denial.version}, but its signed"
+                f" statement was made as version {link.version if link else 'none'}"
+            )
         if payload.reference != denial.reference:
             raise VerificationError(f"{denial.reference}: signed payload names {payload.reference}")
         if self._states.get(verified.signer) != _iso(payload.issuing_state):
@@ -447,8 +507,17 @@ class ConsultationClient:
         method: str,
         statement: consultation_pb2.ConsultationStatement,
         request_id: str | None,
+        follows: consultation_pb2.Consultation | None = None,
     ) -> consultation_pb2.Consultation:
+        """Sign and send one step, linked after the consultation's current version (`follows`,
+        or as the hub shows it); an opening is version 1."""
         c = self._client
+        if method == "OpenConsultation":
+            statement.link.CopyFrom(first_link().to_proto())
+        else:
+            current = follows if follows is not None else await self.get(statement.reference)
+            link = link_after(current.version, current.events[-1].envelope.payload)
+            statement.link.CopyFrom(link.to_proto())
         envelope = sign(
             statement.SerializeToString(deterministic=True),
             CONSULTATION_PAYLOAD_TYPE,
@@ -484,7 +553,13 @@ class ConsultationClient:
         return await self._step("OpenConsultation", statement, request_id)
 
     async def respond(
-        self, reference: str, position: int, explanation: str, *, request_id: str | None = None
+        self,
+        reference: str,
+        position: int,
+        explanation: str,
+        *,
+        request_id: str | None = None,
+        follows: consultation_pb2.Consultation | None = None,
     ) -> consultation_pb2.Consultation:
         statement = consultation_pb2.ConsultationStatement(
             reference=reference,
@@ -493,10 +568,16 @@ class ConsultationClient:
                 explanation=explanation,
             ),
         )
-        return await self._step("RespondToConsultation", statement, request_id)
+        return await self._step("RespondToConsultation", statement, request_id, follows)
 
     async def extend(
-        self, reference: str, new_deadline: dt.date, reason: str, *, request_id: str | None = None
+        self,
+        reference: str,
+        new_deadline: dt.date,
+        reason: str,
+        *,
+        request_id: str | None = None,
+        follows: consultation_pb2.Consultation | None = None,
     ) -> consultation_pb2.Consultation:
         statement = consultation_pb2.ConsultationStatement(
             reference=reference,
@@ -504,10 +585,16 @@ class ConsultationClient:
                 new_deadline=new_deadline.isoformat(), reason=reason
             ),
         )
-        return await self._step("ExtendConsultation", statement, request_id)
+        return await self._step("ExtendConsultation", statement, request_id, follows)
 
     async def decide(
-        self, reference: str, decision: int, reasoning: str, *, request_id: str | None = None
+        self,
+        reference: str,
+        decision: int,
+        reasoning: str,
+        *,
+        request_id: str | None = None,
+        follows: consultation_pb2.Consultation | None = None,
     ) -> consultation_pb2.Consultation:
         statement = consultation_pb2.ConsultationStatement(
             reference=reference,
@@ -516,7 +603,7 @@ class ConsultationClient:
                 reasoning=reasoning,
             ),
         )
-        return await self._step("RecordDecision", statement, request_id)
+        return await self._step("RecordDecision", statement, request_id, follows)
 
     async def get(self, reference: str) -> consultation_pb2.Consultation:
         c = self._client
@@ -549,7 +636,14 @@ class ConsultationClient:
                 return
 
     async def verify(self, consultation: consultation_pb2.Consultation) -> None:
-        """Every step was signed by the party the hub names, over the bytes recorded."""
+        """Every step was signed by the party the hub names, over the bytes recorded, and each
+        step's statement links to the one before."""
+        try:
+            check_consultation_chain(consultation)
+        except ChainError as e:
+            raise VerificationError(
+                f"{consultation.reference}: history does not verify at {e}"
+            ) from e
         keys = await self._client.signing_keys()
         for event in consultation.events:
             try:

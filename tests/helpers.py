@@ -18,8 +18,9 @@ from pathlib import Path
 
 from certs.devpki import DevPki
 from client.api import EcxClient
+from client.core.chain import denial_statement, link_after
 from client.identity import Identity
-from ecx.v1 import denial_pb2
+from ecx.v1 import common_pb2, denial_pb2
 from server.app import Hub
 from server.clock import FixedClock
 from server.config import HubConfig
@@ -82,6 +83,7 @@ def military_payload(
             denial_pb2.Reason(criterion=7, explanation="Risk of re-export to a third country")
         ],
         contact="denials@example.org",
+        link=common_pb2.VersionLink(version=1),
     )
     for name, value in fields.items():
         _set(payload, name, value)
@@ -109,10 +111,30 @@ def dual_use_payload(
         value_eur=1_850_000,
         reasons=[denial_pb2.Reason(ground=denial_pb2.SANCTIONS, explanation="Reg. 833/2014")],
         contact="denials@example.org",
+        link=common_pb2.VersionLink(version=1),
     )
     for name, value in fields.items():
         _set(payload, name, value)
     return payload
+
+
+def first_version(payload: denial_pb2.DenialPayload) -> denial_pb2.Denial:
+    """Version 1 of a denial as submitted by the client library, as far as a statement that
+    follows it needs to know (`follows=` in the library's change calls)."""
+    content = denial_pb2.DenialPayload()
+    content.CopyFrom(payload)
+    content.link.CopyFrom(common_pb2.VersionLink(version=1))
+    return denial_pb2.Denial(
+        reference=payload.reference,
+        version=1,
+        change=denial_pb2.SUBMIT,
+        envelope=common_pb2.Envelope(payload=content.SerializeToString(deterministic=True)),
+    )
+
+
+def following(after: denial_pb2.Denial) -> common_pb2.VersionLink:
+    """The link of a statement that follows a denial version."""
+    return link_after(after.version, denial_statement(after)).to_proto()
 
 
 def current_dual_use_payload(reference: str, state: str = "NL") -> denial_pb2.DenialPayload:

@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 from google.protobuf import json_format
 from google.protobuf.message import Message
 
+from client.core.chain import denial_link, denial_statement, statement_sha256
 from client.errors import EcxClientError
 from ecx.v1 import denial_pb2
 
@@ -71,7 +72,15 @@ def denial_view(
     record = to_dict(denial, every_field=True)
     record.pop("envelope", None)
     record.pop("change_envelope", None)
+    # The chain: the digest of this version's signed statement (the log entry's payload digest)
+    # and of the one it follows, instead of the statement's link inside the payload.
+    record["statement_sha256"] = statement_sha256(denial_statement(denial)).hex()
+    link = denial_link(denial)
+    record["previous_statement_sha256"] = link.previous_sha256.hex() if link else ""
     if payload is not None:
-        record["payload"] = to_dict(payload)
+        shown = denial_pb2.DenialPayload()
+        shown.CopyFrom(payload)
+        shown.ClearField("link")
+        record["payload"] = to_dict(shown)
         record["signature_verified"] = True
     return record

@@ -108,10 +108,14 @@ async def _renew(client: EcxClient, args: argparse.Namespace) -> None:
 async def _get(client: EcxClient, args: argparse.Namespace) -> None:
     response = await client.get_denial(args.reference, versions=args.versions)
     shown = list(response.versions) if args.versions else [response.denial]
+    payloads = (
+        await client.verify_versions(shown)
+        if args.versions
+        else [await client.verify_denial(response.denial)]
+    )
     views = []
     lines = []
-    for denial in shown:
-        payload = await client.verify_denial(denial)
+    for denial, payload in zip(shown, payloads, strict=True):
         view = denial_view(denial, payload)
         line = _line(denial) + "  signature verified"
         if args.verify:

@@ -16,8 +16,10 @@ from google.protobuf import unknown_fields
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import DecodeError, Message
 
+from client.core.chain import SHA256_BYTES, Link, first_link, link_after
 from client.core.text import LINE_UNSAFE, TEXT_UNSAFE, escape_line
 from ecx.v1 import denial_pb2
+from ecx.v1.common_pb2 import VersionLink
 from server.domain.countries import normalize_country
 from server.errors import FailedPrecondition, FieldViolation, InvalidArgument
 
@@ -167,6 +169,36 @@ class FieldChecker:
             raise InvalidArgument(self.violations)
 
 
+def check_link_form(c: FieldChecker, field: str, link: VersionLink | None) -> Link:
+    """A statement's link is required and well formed: version 1 follows nothing, a later
+    version names the SHA-256 of the statement before."""
+    if link is None:
+        c.fail(
+            field, "is required: the version this statement creates and the statement it follows"
+        )
+        return first_link()
+    if link.version < 1:
+        c.fail(f"{field}.version", "versions count from 1")
+    elif link.version == 1 and link.previous_sha256:
+        c.fail(f"{field}.previous_sha256", "version 1 follows nothing: must be empty")
+    elif link.version > 1 and len(link.previous_sha256) != SHA256_BYTES:
+        c.fail(f"{field}.previous_sha256", "must be the 32-byte SHA-256 of the statement before")
+    return Link.of(link)
+
+
+def check_follows(link: Link, what: str, version: int, statement: bytes) -> None:
+    """A statement must follow the current version: one signed for another place in the history
+    (an old statement sent again, the same one twice) is refused."""
+    if link != link_after(version, statement):
+        raise FailedPrecondition(
+            f"the statement does not follow the current version {version} of {what}: it was"
+            f" signed as version {link.version}, after another statement (stale or replayed)"
+            if link.version != version + 1
+            else f"the statement does not follow the current version {version} of {what}: it"
+            " names another statement before it (stale or replayed)"
+        )
+
+
 @dataclass(frozen=True)
 class DenialContent:
     """A validated denial payload with the values the hub indexes; cannot exist invalid."""
@@ -177,6 +209,7 @@ class DenialContent:
     destination_country: str
     denial_date: dt.date
     payload: denial_pb2.DenialPayload
+    link: Link
 
     @classmethod
     def from_payload_bytes(
@@ -262,9 +295,10 @@ class DenialContent:
             c.fail("value_eur", "must not be negative")
         _check_reasons(c, p)
         c.text("contact", p.contact, required=True, limit=MAX_SHORT)
+        link = check_link_form(c, "link", p.link if p.HasField("link") else None)
         c.raise_if_any()
         assert denial_date is not None
-        return cls(p.reference, p.regime, issuing_state, destination, denial_date, p)
+        return cls(p.reference, p.regime, issuing_state, destination, denial_date, p, link)
 
 
 def check_party(c: FieldChecker, field: str, party: denial_pb2.Party, *, required: bool) -> None:
@@ -358,6 +392,7 @@ class StatusChange:
     change: int
     reason: str
     effective_date: dt.date
+    link: Link
 
     @classmethod
     def from_payload_bytes(
@@ -386,9 +421,12 @@ class StatusChange:
             c.fail("envelope.payload.effective_date", "must be a calendar date YYYY-MM-DD")
         elif day > today:
             c.fail("envelope.payload.effective_date", "is in the future")
+        link = check_link_form(c, "envelope.payload.link", p.link if p.HasField("link") else None)
+        if link.version == 1:
+            c.fail("envelope.payload.link.version", "a change follows a version: 2 or later")
         c.raise_if_any()
         assert day is not None
-        return cls(p.reference, p.change, p.reason, day)
+        return cls(p.reference, p.change, p.reason, day, link)
 
 
 @dataclass(frozen=True)

@@ -8,12 +8,21 @@ from typing import cast
 
 from google.protobuf.message import Message
 
+from client.core.chain import Link
 from client.core.envelope import CONSULTATION_PAYLOAD_TYPE
 from ecx.v1 import consultation_pb2, denial_pb2
 from server import policy
 from server.clock import Clock
 from server.domain import consultations as rules
-from server.domain.denials import REFERENCE, REFERENCE_FORM, effective_status, has_unknown_fields
+from server.domain.denials import (
+    REFERENCE,
+    REFERENCE_FORM,
+    FieldChecker,
+    check_follows,
+    check_link_form,
+    effective_status,
+    has_unknown_fields,
+)
 from server.domain.exchange_log import Event
 from server.domain.participants import Caller, Role
 from server.errors import (
@@ -86,6 +95,14 @@ class ConsultationDesk:
         # (an opening's reference is checked with the rest of the opening)
         if expected != "opening" and not REFERENCE.fullmatch(statement.reference):
             raise InvalidArgument.field("reference", REFERENCE_FORM)
+        c = FieldChecker()
+        field = "envelope.payload.link"
+        link = check_link_form(c, field, statement.link if statement.HasField("link") else None)
+        if expected == "opening" and link.version != 1:
+            c.fail(f"{field}.version", "an opening is version 1")
+        elif expected != "opening" and link.version == 1:
+            c.fail(f"{field}.version", "a step follows the opening: version 2 or later")
+        c.raise_if_any()
         return statement
 
     async def open_consultation(
@@ -129,7 +146,7 @@ class ConsultationDesk:
         statement = self._statement(caller, request, "RespondToConsultation")
 
         def job(tx: Transaction) -> bytes:
-            current, consultation = self._current(tx, caller, statement.reference)
+            current, consultation = self._current(tx, caller, statement)
             policy.authorize_consultation_step(
                 caller, current.responder, "answers", current.reference
             )
@@ -147,7 +164,7 @@ class ConsultationDesk:
         statement = self._statement(caller, request, "ExtendConsultation")
 
         def job(tx: Transaction) -> bytes:
-            current, consultation = self._current(tx, caller, statement.reference)
+            current, consultation = self._current(tx, caller, statement)
             policy.authorize_consultation_step(
                 caller, current.responder, "extends", current.reference
             )
@@ -165,7 +182,7 @@ class ConsultationDesk:
         today = self._clock.now().date()
 
         def job(tx: Transaction) -> bytes:
-            current, consultation = self._current(tx, caller, statement.reference)
+            current, consultation = self._current(tx, caller, statement)
             policy.authorize_consultation_step(
                 caller, current.requester, "decides", current.reference
             )
@@ -193,14 +210,26 @@ class ConsultationDesk:
         return sorted((everyone | {current.responder}) - {current.requester})
 
     def _current(
-        self, tx: Transaction, caller: Caller, reference: str
+        self,
+        tx: Transaction,
+        caller: Caller,
+        statement: consultation_pb2.ConsultationStatement,
     ) -> tuple[rules.ConsultationState, consultation_pb2.Consultation]:
+        """The consultation a step is for, if the caller may see it, and if the step follows
+        its current version."""
+        reference = statement.reference
         current = tx.consultation_state(reference)
         if current is None:
             raise NotFound(f"no consultation {reference}")
         consultation = consultation_pb2.Consultation.FromString(current.record)
         policy.authorize_consultation_read(
             caller, current.requester, current.responder, consultation.notified, reference
+        )
+        check_follows(
+            Link.of(statement.link),
+            f"consultation {reference}",
+            current.version,
+            consultation.events[-1].envelope.payload,
         )
         return current, consultation
 

@@ -8,14 +8,15 @@ import re
 from collections.abc import AsyncIterator
 from typing import cast
 
-from google.protobuf.message import Message
+from google.protobuf.message import DecodeError, Message
 
+from client.core.chain import Link, denial_statement
 from client.core.envelope import (
     DENIAL_CHANGE_PAYLOAD_TYPE,
     DENIAL_PAYLOAD_TYPE,
     VerifiedEnvelope,
 )
-from ecx.v1 import common_pb2, denial_pb2
+from ecx.v1 import common_pb2, consultation_pb2, denial_pb2
 from server import policy
 from server.clock import Clock
 from server.config import Limits
@@ -48,15 +49,41 @@ def check_request_id(request_id: str) -> None:
         raise InvalidArgument.field("request_id", "1-128 characters of A-Z a-z 0-9 . _ : -")
 
 
+# The statement each write's envelope carries.
+_STATEMENTS: dict[str, type[Message]] = {
+    "SubmitDenial": denial_pb2.DenialPayload,
+    "AmendDenial": denial_pb2.DenialPayload,
+    "RevokeDenial": denial_pb2.DenialStatusChange,
+    "RenewDenial": denial_pb2.DenialStatusChange,
+    "OpenConsultation": consultation_pb2.ConsultationStatement,
+    "RespondToConsultation": consultation_pb2.ConsultationStatement,
+    "ExtendConsultation": consultation_pb2.ConsultationStatement,
+    "RecordDecision": consultation_pb2.ConsultationStatement,
+}
+
+
 def request_digest(method: str, request: Message) -> bytes:
     """What a retry must match: the method and the request, except the signature bytes of its
-    envelope. An ECDSA signer signs the same payload differently each time, and the hub checks
-    that the signature is the caller's before the digest counts."""
+    envelope and the link of its statement. An ECDSA signer signs the same payload differently
+    each time (the hub checks that the signature is the caller's before the digest counts); and
+    a client retrying a change links it after the version it finds, which is the change itself
+    if the first attempt took effect. The same content with the same request id is the same
+    request, wherever it was linked; only the first attempt's link was ever checked."""
     if "envelope" in request.DESCRIPTOR.fields_by_name and request.HasField("envelope"):
         unsigned = type(request)()
         unsigned.CopyFrom(request)
-        for signature in unsigned.envelope.signatures:  # type: ignore[attr-defined]
+        envelope = unsigned.envelope  # type: ignore[attr-defined]
+        for signature in envelope.signatures:
             signature.sig = b""
+        kind = _STATEMENTS.get(method)
+        if kind is not None:
+            try:
+                statement = kind.FromString(envelope.payload)
+            except DecodeError:
+                pass  # refused before any digest counts; digested as sent
+            else:
+                statement.ClearField("link")
+                envelope.payload = statement.SerializeToString(deterministic=True)
         request = unsigned
     return hashlib.sha256(
         method.encode() + b"\0" + request.SerializeToString(deterministic=True)
@@ -103,6 +130,8 @@ class DenialExchange:
             today=today,
             rules=self._rules,
         )
+        if content.link.version != 1:
+            raise InvalidArgument.field("link.version", "a new denial is version 1")
         until = rules.valid_until(content.denial_date, None, self._rules)
         names = screening_names(content.payload)
 
@@ -164,6 +193,7 @@ class DenialExchange:
 
         def job(tx: Transaction) -> bytes:
             current = self._current(tx, caller, request.reference)
+            _check_follows(current, content.link)
             until = rules.check_amendment(current, content, today, self._rules)
             response = self._record(
                 tx,
@@ -224,6 +254,7 @@ class DenialExchange:
 
         def job(tx: Transaction) -> bytes:
             current = self._current(tx, caller, request.reference)
+            _check_follows(current, statement.link)
             previous = denial_pb2.Denial.FromString(current.latest_record)
             if change == denial_pb2.REVOKE:
                 rules.check_revocation(current, statement)
@@ -461,6 +492,13 @@ class DenialExchange:
         if code is None:
             raise InvalidArgument.field(field, "not an ISO 3166-1 alpha-2 country code")
         return code
+
+
+def _check_follows(current: rules.DenialState, link: Link) -> None:
+    latest = denial_pb2.Denial.FromString(current.latest_record)
+    rules.check_follows(
+        link, f"denial {current.reference}", current.version, denial_statement(latest)
+    )
 
 
 def _object_id(denial: denial_pb2.Denial) -> str:

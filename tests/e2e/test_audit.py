@@ -126,26 +126,36 @@ def roots_of(entries: list[bytes]) -> list[bytes]:
 
 # Every mutating RPC appends exactly one leaf, and the response points to it.
 
-Mutation = Callable[[EcxClient, str], Awaitable[denial_pb2.Denial]]
+Mutation = Callable[[EcxClient, str, denial_pb2.Denial | None], Awaitable[denial_pb2.Denial]]
 
 
-async def _submit(nl: EcxClient, request_id: str) -> denial_pb2.Denial:
+async def _submit(
+    nl: EcxClient, request_id: str, follows: denial_pb2.Denial | None = None
+) -> denial_pb2.Denial:
     return await nl.submit_denial(military_payload(REF, "NL"), request_id=request_id)
 
 
-async def _amend(nl: EcxClient, request_id: str) -> denial_pb2.Denial:
+async def _amend(
+    nl: EcxClient, request_id: str, follows: denial_pb2.Denial | None = None
+) -> denial_pb2.Denial:
     amended = military_payload(REF, "NL", quantity="6 units")
-    return await nl.amend_denial(REF, amended, request_id=request_id)
+    return await nl.amend_denial(REF, amended, request_id=request_id, follows=follows)
 
 
-async def _revoke(nl: EcxClient, request_id: str) -> denial_pb2.Denial:
+async def _revoke(
+    nl: EcxClient, request_id: str, follows: denial_pb2.Denial | None = None
+) -> denial_pb2.Denial:
     return await nl.revoke_denial(
-        REF, "Licence granted on appeal", effective=TODAY, request_id=request_id
+        REF, "Licence granted on appeal", effective=TODAY, request_id=request_id, follows=follows
     )
 
 
-async def _renew(nl: EcxClient, request_id: str) -> denial_pb2.Denial:
-    return await nl.renew_denial(REF, reason="Reviewed", effective=TODAY, request_id=request_id)
+async def _renew(
+    nl: EcxClient, request_id: str, follows: denial_pb2.Denial | None = None
+) -> denial_pb2.Denial:
+    return await nl.renew_denial(
+        REF, reason="Reviewed", effective=TODAY, request_id=request_id, follows=follows
+    )
 
 
 MUTATIONS: dict[str, tuple[Mutation, int]] = {
@@ -164,11 +174,10 @@ async def test_a_mutation_appends_one_leaf_that_its_response_points_to(
     async with hub.client("de") as de:
         await de.submit_denial(military_payload("DE-2026-L000", "DE"))
     async with hub.client("nl") as nl:
-        if action != "SubmitDenial":
-            await _submit(nl, "seed")
+        seeded = await _submit(nl, "seed") if action != "SubmitDenial" else None
         hub.clock.advance(dt.timedelta(minutes=5))
         before = await log_size(hub)
-        denial = await mutate(nl, f"{action}-1")
+        denial = await mutate(nl, f"{action}-1", seeded)
 
         log = await log_entries(hub)
         assert len(log) == before + 1
@@ -190,7 +199,7 @@ async def test_a_mutation_appends_one_leaf_that_its_response_points_to(
         assert checkpoint.size == before + 1
 
         # A retry with the same request id answers the same and appends nothing.
-        again = await mutate(nl, f"{action}-1")
+        again = await mutate(nl, f"{action}-1", seeded)
     assert again == denial
     assert await log_size(hub) == before + 1
 
@@ -209,8 +218,8 @@ async def test_get_denial_appends_one_entry(
     hub: RunningHub, versions: bool, expected_objects: list[str]
 ) -> None:
     async with hub.client("nl") as nl:
-        await _submit(nl, "s")
-        await _amend(nl, "a")
+        v1 = await _submit(nl, "s")
+        await _amend(nl, "a", v1)
     before = await log_size(hub)
     async with stubs(hub, "de") as de:
         request = denial_pb2.GetDenialRequest(reference=REF, include_versions=versions)
@@ -258,9 +267,9 @@ async def test_each_list_page_appends_one_entry(hub: RunningHub) -> None:
 
 async def test_a_sync_call_appends_one_entry(hub: RunningHub) -> None:
     async with hub.client("nl") as nl, hub.client("de") as de:
-        await _submit(nl, "s")
+        v1 = await _submit(nl, "s")
         await de.submit_denial(dual_use_payload("DE-2026-L201", "DE"))
-        await _amend(nl, "a")
+        await _amend(nl, "a", v1)
     before = await log_size(hub)
     async with hub.client("commission") as commission:
         # Three versions in batches of two: two responses, one call, one entry.
@@ -456,17 +465,17 @@ async def test_no_entry_carries_confidential_content(hub: RunningHub) -> None:
         hub.client("de") as de,
         hub.client("commission") as commission,
     ):
-        await nl.submit_denial(payload)
-        await nl.amend_denial(REF, amended)
+        first = await nl.submit_denial(payload)
+        second = await nl.amend_denial(REF, amended, follows=first)
         got = await de.get_denial(REF, versions=True)
         listed = [d async for d in commission.list_denials()]
         synced = [r async for r in de.sync_denials()]
         # Refused requests that carry the same content: another state amending, a bad submit.
         with pytest.raises(RemoteError):
-            await de.amend_denial(REF, amended)
+            await de.amend_denial(REF, amended, follows=second)
         with pytest.raises(RemoteError):
             await de.submit_denial(_confidential_payload("NL-2026-L401", "NL"))
-        await nl.revoke_denial(REF, "Licence granted on appeal", effective=TODAY)
+        await nl.revoke_denial(REF, "Licence granted on appeal", effective=TODAY, follows=second)
 
     # The content really went through the hub and back to its readers ...
     shown = [d.envelope.payload for d in got.versions] + [d.envelope.payload for d in listed]
@@ -487,8 +496,8 @@ async def test_no_entry_carries_confidential_content(hub: RunningHub) -> None:
 
 async def test_the_checkpoint_verifies_with_the_pinned_key(hub: RunningHub) -> None:
     async with hub.client("nl") as nl:
-        await _submit(nl, "s")
-        await _amend(nl, "a")
+        v1 = await _submit(nl, "s")
+        await _amend(nl, "a", v1)
     entries = await log_entries(hub)
     origin = hub.hub.config.log_origin
     key = pinned_log_key(hub.pki)
@@ -524,8 +533,8 @@ async def test_a_checkpoint_with_any_byte_of_its_body_changed_does_not_verify(
 
 async def test_checkpoints_are_kept_and_only_grow(hub: RunningHub) -> None:
     async with hub.client("nl") as nl:
-        await _submit(nl, "s")
-        await _amend(nl, "a")
+        v1 = await _submit(nl, "s")
+        v2 = await _amend(nl, "a", v1)
     async with stubs(hub, "de") as de:
         first = await de.audit.GetCheckpoint(audit_pb2.GetCheckpointRequest())
         hub.clock.advance(dt.timedelta(hours=1))
@@ -537,7 +546,7 @@ async def test_checkpoints_are_kept_and_only_grow(hub: RunningHub) -> None:
         assert stored == [(2, first.root_hash, first.signed_checkpoint)]
 
         async with hub.client("nl") as nl:
-            await _revoke(nl, "r")
+            await _revoke(nl, "r", v2)
         grown = await de.audit.GetCheckpoint(audit_pb2.GetCheckpointRequest())
         assert grown.tree_size == 3
         assert grown.signed_checkpoint != first.signed_checkpoint
@@ -706,9 +715,9 @@ async def test_an_invalid_request_is_refused_naming_the_field(
     hub: RunningHub, make: BadRequest, field: str
 ) -> None:
     async with hub.client("nl") as nl:
-        await _submit(nl, "s")
-        await _amend(nl, "a")
-        await _revoke(nl, "r")
+        v1 = await _submit(nl, "s")
+        v2 = await _amend(nl, "a", v1)
+        await _revoke(nl, "r", v2)
     size = await log_size(hub)
     method, request = make(size)
     async with stubs(hub, "auditor") as auditor:
@@ -747,17 +756,19 @@ async def query_log(hub: RunningHub) -> RunningHub:
     5 nl  GetDenial     OK                 denial:DE-2026-Q002:v1
     """
     async with hub.client("nl") as nl, hub.client("de") as de, hub.client("fr") as fr:
-        await nl.submit_denial(military_payload(Q_REF, "NL"))
+        first = await nl.submit_denial(military_payload(Q_REF, "NL"))
         hub.clock.advance(HOUR)
         await de.submit_denial(military_payload(Q_DE_REF, "DE"))
         hub.clock.advance(HOUR)
         await de.get_denial(Q_REF)
         hub.clock.advance(HOUR)
         with pytest.raises(RemoteError) as refused:
-            await fr.amend_denial(Q_REF, military_payload(Q_REF, "NL"))
+            await fr.amend_denial(Q_REF, military_payload(Q_REF, "NL"), follows=first)
         assert refused.value.code == grpc.StatusCode.PERMISSION_DENIED
         hub.clock.advance(HOUR)
-        await nl.amend_denial(Q_REF, military_payload(Q_REF, "NL", quantity="6 units"))
+        await nl.amend_denial(
+            Q_REF, military_payload(Q_REF, "NL", quantity="6 units"), follows=first
+        )
         hub.clock.advance(HOUR)
         await nl.get_denial(Q_DE_REF)
     log = await decoded_log(hub)
@@ -843,10 +854,10 @@ async def test_query_pages_return_each_entry_once_in_order(hub: RunningHub) -> N
 
 async def _amended_versions(hub: RunningHub) -> list[denial_pb2.Denial]:
     async with hub.client("nl") as nl:
-        await _submit(nl, "s")
-        await _amend(nl, "a1")
-        await nl.amend_denial(REF, military_payload(REF, "NL", quantity="8 units"))
-        await _revoke(nl, "r")
+        v1 = await _submit(nl, "s")
+        v2 = await _amend(nl, "a1", v1)
+        v3 = await nl.amend_denial(REF, military_payload(REF, "NL", quantity="8 units"), follows=v2)
+        await _revoke(nl, "r", v3)
     async with hub.client("de") as de:
         got = await de.get_denial(REF, versions=True)
     versions = list(got.versions)

@@ -32,7 +32,15 @@ from ecx.v1 import (
 )
 from server.app import Hub
 from server.clock import FixedClock
-from tests.helpers import START, TODAY, RunningHub, dual_use_payload, hub_config, military_payload
+from tests.helpers import (
+    START,
+    TODAY,
+    RunningHub,
+    dual_use_payload,
+    first_version,
+    hub_config,
+    military_payload,
+)
 
 OK = grpc.StatusCode.OK
 PERMISSION_DENIED = grpc.StatusCode.PERMISSION_DENIED
@@ -195,19 +203,27 @@ async def _submit(ecx: EcxClient, caller: str) -> None:
     assert (denial.reference, denial.version, denial.signer) == (f"{state}-2026-0100", 1, caller)
 
 
+# Version 1 of the seeded military denial: changes follow it (without a read of their own).
+SEEDED_MILITARY = first_version(military_payload(reference=MILITARY_REF, state="NL"))
+
+
 async def _amend(ecx: EcxClient, caller: str) -> None:
     amended = military_payload(reference=MILITARY_REF, state="NL", quantity="6 units")
-    denial = await ecx.amend_denial(MILITARY_REF, amended)
+    denial = await ecx.amend_denial(MILITARY_REF, amended, follows=SEEDED_MILITARY)
     assert (denial.version, denial.change, denial.signer) == (2, denial_pb2.AMEND, caller)
 
 
 async def _revoke(ecx: EcxClient, caller: str) -> None:
-    denial = await ecx.revoke_denial(MILITARY_REF, "Licence granted on appeal", effective=TODAY)
+    denial = await ecx.revoke_denial(
+        MILITARY_REF, "Licence granted on appeal", effective=TODAY, follows=SEEDED_MILITARY
+    )
     assert (denial.version, denial.status) == (2, denial_pb2.REVOKED)
 
 
 async def _renew(ecx: EcxClient, caller: str) -> None:
-    denial = await ecx.renew_denial(MILITARY_REF, reason="Reviewed", effective=TODAY)
+    denial = await ecx.renew_denial(
+        MILITARY_REF, reason="Reviewed", effective=TODAY, follows=SEEDED_MILITARY
+    )
     assert (denial.version, denial.change) == (2, denial_pb2.RENEW)
     assert denial.status == denial_pb2.ACTIVE
 

@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from certs.devpki import DevPki, issue_identity
 from client.api import EcxClient
+from client.core.chain import link_after
 from client.core.envelope import DENIAL_CHANGE_PAYLOAD_TYPE, DENIAL_PAYLOAD_TYPE, SigningKey, sign
 from client.errors import RemoteError
 from client.identity import Identity
@@ -613,7 +614,7 @@ async def test_request_id_reused_for_another_method(
     hub: RunningHub, nl: Wire, caplog: pytest.LogCaptureFixture
 ) -> None:
     await nl.denials.SubmitDenial(nl.submit_request(_military(), request_id="op-1"))
-    amended = _military(quantity="6 units").SerializeToString(deterministic=True)
+    amended = _military(quantity="6 units", link=FOLLOWS).SerializeToString(deterministic=True)
     request = denial_pb2.AmendDenialRequest(
         request_id="op-1", reference=MILITARY_REF, envelope=nl.envelope(amended)
     )
@@ -665,6 +666,10 @@ async def seeded(hub: RunningHub, nl: Wire) -> RunningHub:
     return hub
 
 
+# What follows the seeded denial (version 1, `_military()` as submitted).
+FOLLOWS = link_after(1, _military().SerializeToString(deterministic=True)).to_proto()
+
+
 def _statement(
     change: denial_pb2.DenialChange.ValueType,
     *,
@@ -673,7 +678,11 @@ def _statement(
     effective_date: str = TODAY.isoformat(),
 ) -> bytes:
     return denial_pb2.DenialStatusChange(
-        reference=reference, change=change, reason=reason, effective_date=effective_date
+        reference=reference,
+        change=change,
+        reason=reason,
+        effective_date=effective_date,
+        link=FOLLOWS,
     ).SerializeToString(deterministic=True)
 
 
@@ -773,7 +782,7 @@ CHANGE_CASES = [
         "AmendDenial-payload-names-another-denial",
         "AmendDenial",
         MILITARY_REF,
-        _military(reference="NL-2026-0099").SerializeToString(deterministic=True),
+        _military(reference="NL-2026-0099", link=FOLLOWS).SerializeToString(deterministic=True),
         DENIAL_PAYLOAD_TYPE,
         "reference",
     ),
@@ -781,7 +790,9 @@ CHANGE_CASES = [
         "AmendDenial-regime-changes",
         "AmendDenial",
         MILITARY_REF,
-        dual_use_payload(reference=MILITARY_REF, state="NL").SerializeToString(deterministic=True),
+        dual_use_payload(reference=MILITARY_REF, state="NL", link=FOLLOWS).SerializeToString(
+            deterministic=True
+        ),
         DENIAL_PAYLOAD_TYPE,
         "regime",
     ),
@@ -789,7 +800,7 @@ CHANGE_CASES = [
         "AmendDenial-invalid-destination",
         "AmendDenial",
         MILITARY_REF,
-        _military(destination_country="Iran").SerializeToString(deterministic=True),
+        _military(destination_country="Iran", link=FOLLOWS).SerializeToString(deterministic=True),
         DENIAL_PAYLOAD_TYPE,
         "destination_country",
     ),

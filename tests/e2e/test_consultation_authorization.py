@@ -195,6 +195,8 @@ class Scene:
     """What a successful read must show each caller."""
 
     visible: dict[str, list[str]]
+    # The consultation as it stands, for the steps to follow (read by its requester).
+    current: consultation_pb2.Consultation | None = None
 
 
 OPEN_SCENE = Scene({REQUESTER: [CONSULTATION], RESPONDER: [CONSULTATION]})
@@ -229,20 +231,24 @@ async def _open(ecx: EcxClient, caller: str, scene: Scene) -> None:
 
 async def _respond(ecx: EcxClient, caller: str, scene: Scene) -> None:
     c = await ecx.consultations.respond(
-        CONSULTATION, ANSWER.answer.position, ANSWER.answer.explanation
+        CONSULTATION, ANSWER.answer.position, ANSWER.answer.explanation, follows=scene.current
     )
     assert (c.state, c.version, c.events[-1].signer) == (consultation_pb2.ANSWERED, 2, caller)
 
 
 async def _extend(ecx: EcxClient, caller: str, scene: Scene) -> None:
     new_deadline = dt.date.fromisoformat(EXTENSION.extension.new_deadline)
-    c = await ecx.consultations.extend(CONSULTATION, new_deadline, EXTENSION.extension.reason)
+    c = await ecx.consultations.extend(
+        CONSULTATION, new_deadline, EXTENSION.extension.reason, follows=scene.current
+    )
     assert (c.answer_deadline, c.version) == (new_deadline.isoformat(), 2)
 
 
 async def _decide(ecx: EcxClient, caller: str, scene: Scene) -> None:
     decision = WITHDRAWAL.decision
-    c = await ecx.consultations.decide(CONSULTATION, decision.decision, decision.reasoning)
+    c = await ecx.consultations.decide(
+        CONSULTATION, decision.decision, decision.reasoning, follows=scene.current
+    )
     assert (c.state, c.decision) == (consultation_pb2.DECIDED, consultation_pb2.WITHDRAWN)
 
 
@@ -323,6 +329,9 @@ async def _call_as(
 
 
 async def _call(hub: RunningHub, rpc: str, caller: str, scene: Scene) -> grpc.StatusCode:
+    if rpc in STEPS - {"OpenConsultation"}:
+        async with hub.client(REQUESTER) as de:
+            scene = dataclasses.replace(scene, current=await de.consultations.get(CONSULTATION))
     if caller == NO_CERT:
         return await _call_without_certificate(hub, rpc)
     return await _call_as(hub, hub.identity(caller), rpc, caller, scene)

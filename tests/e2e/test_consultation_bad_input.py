@@ -21,6 +21,7 @@ import grpc
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
+from client.core.chain import first_link, link_after
 from client.core.envelope import CONSULTATION_PAYLOAD_TYPE, DENIAL_PAYLOAD_TYPE, SigningKey, sign
 from client.errors import RemoteError
 from ecx.v1 import common_pb2, consultation_pb2, consultation_pb2_grpc, denial_pb2
@@ -170,7 +171,14 @@ def opening(
         message=message,
         contact=contact,
     )
-    return consultation_pb2.ConsultationStatement(reference=reference, opening=step)
+    return consultation_pb2.ConsultationStatement(
+        reference=reference, opening=step, link=first_link().to_proto()
+    )
+
+
+def following(opened: consultation_pb2.ConsultationStatement) -> common_pb2.VersionLink:
+    """The link of the step after an opening."""
+    return link_after(1, opened.SerializeToString(deterministic=True)).to_proto()
 
 
 def without_transaction() -> consultation_pb2.ConsultationStatement:
@@ -183,7 +191,9 @@ def answer(
     position: int = consultation_pb2.DENIAL_MAINTAINED, explanation: str = "Maintained."
 ) -> consultation_pb2.ConsultationStatement:
     step = consultation_pb2.ConsultationAnswer(position=position, explanation=explanation)  # type: ignore[arg-type]
-    return consultation_pb2.ConsultationStatement(reference=CONSULTATION, answer=step)
+    return consultation_pb2.ConsultationStatement(
+        reference=CONSULTATION, answer=step, link=following(opening(CONSULTATION))
+    )
 
 
 def extension(
@@ -191,14 +201,18 @@ def extension(
     reason: str = "Inter-ministerial review",
 ) -> consultation_pb2.ConsultationStatement:
     step = consultation_pb2.DeadlineExtension(new_deadline=new_deadline, reason=reason)
-    return consultation_pb2.ConsultationStatement(reference=CONSULTATION, extension=step)
+    return consultation_pb2.ConsultationStatement(
+        reference=CONSULTATION, extension=step, link=following(opening(CONSULTATION))
+    )
 
 
 def decision(
     value: int = consultation_pb2.WITHDRAWN, reasoning: str = ""
 ) -> consultation_pb2.ConsultationStatement:
     step = consultation_pb2.ConsultationDecision(decision=value, reasoning=reasoning)  # type: ignore[arg-type]
-    return consultation_pb2.ConsultationStatement(reference=CONSULTATION, decision=step)
+    return consultation_pb2.ConsultationStatement(
+        reference=CONSULTATION, decision=step, link=following(opening(CONSULTATION))
+    )
 
 
 def _references(count: int) -> list[str]:
@@ -536,7 +550,8 @@ async def test_limits_are_inclusive(
             await nl.submit_denial(dual_use_payload(reference, "NL"))
     de, nl_wire = wires["de"], wires["nl"]
     long_reference = "DE-" + "1" * 62
-    opened = await de.call(OPEN, de.step(opening(long_reference, denials=references)))
+    first = opening(long_reference, denials=references)
+    opened = await de.call(OPEN, de.step(first))
     assert list(opened.consultation.denial_references) == references
     last_day = (TODAY + dt.timedelta(days=21 + 90)).isoformat()
     extended = await nl_wire.call(
@@ -545,6 +560,7 @@ async def test_limits_are_inclusive(
             consultation_pb2.ConsultationStatement(
                 reference=long_reference,
                 extension=consultation_pb2.DeadlineExtension(new_deadline=last_day, reason="Long"),
+                link=following(first),
             )
         ),
     )

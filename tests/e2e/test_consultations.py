@@ -348,15 +348,20 @@ async def test_every_step_appends_one_log_entry_naming_the_parties(
     hub: RunningHub, seeded: dict[str, EcxClient]
 ) -> None:
     de, nl = seeded["de"].consultations, seeded["nl"].consultations
-    steps: list[Callable[[], Awaitable[consultation_pb2.Consultation]]] = [
-        lambda: open_dual_use(seeded),
-        lambda: nl.extend(REF, TODAY + dt.timedelta(days=30), "Inter-ministerial review"),
-        lambda: nl.respond(REF, consultation_pb2.NO_OBJECTION, "No objection."),
-        lambda: de.decide(REF, GRANTED, GRANT_REASONING),
+    # Each step follows the one before, as its sender knows it (without a read of its own).
+    steps: list[Callable[[consultation_pb2.Consultation], Awaitable[consultation_pb2.Consultation]]]
+    steps = [
+        lambda _: open_dual_use(seeded),
+        lambda c: nl.extend(
+            REF, TODAY + dt.timedelta(days=30), "Inter-ministerial review", follows=c
+        ),
+        lambda c: nl.respond(REF, consultation_pb2.NO_OBJECTION, "No objection.", follows=c),
+        lambda c: de.decide(REF, GRANTED, GRANT_REASONING, follows=c),
     ]
+    decided = consultation_pb2.Consultation()
     for step in steps:
         before = await log_size(seeded)
-        decided = await step()
+        decided = await step(decided)
         assert await log_size(seeded) == before + 1
         assert decided.events[-1].log_index == before
 

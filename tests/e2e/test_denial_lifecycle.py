@@ -30,6 +30,7 @@ from tests.helpers import (
     TODAY,
     RunningHub,
     dual_use_payload,
+    following,
     hub_config,
     military_payload,
 )
@@ -55,9 +56,22 @@ def move_clock_to(hub: RunningHub, day: dt.date) -> None:
     hub.clock.advance(target - hub.clock.now())
 
 
-def payload_bytes(payload: denial_pb2.DenialPayload) -> bytes:
+def signed(
+    payload: denial_pb2.DenialPayload, follows: denial_pb2.Denial | None = None
+) -> denial_pb2.DenialPayload:
+    """The payload as the client signs it: linked as version 1, or after `follows`."""
+    copy = denial_pb2.DenialPayload()
+    copy.CopyFrom(payload)
+    if follows is not None:
+        copy.link.CopyFrom(following(follows))
+    return copy
+
+
+def payload_bytes(
+    payload: denial_pb2.DenialPayload, follows: denial_pb2.Denial | None = None
+) -> bytes:
     """The bytes the client signs for a payload."""
-    return payload.SerializeToString(deterministic=True)
+    return signed(payload, follows).SerializeToString(deterministic=True)
 
 
 def payload_of(denial: denial_pb2.Denial) -> denial_pb2.DenialPayload:
@@ -198,7 +212,7 @@ async def test_amend_records_version_2_and_keeps_version_1_with_its_original_byt
     assert got.versions[0] == v1
     assert got.versions[0].envelope.payload == payload_bytes(original)
     assert got.versions[0].valid_until == "2029-11-25"
-    assert got.versions[1].envelope.payload == payload_bytes(amended)
+    assert got.versions[1].envelope.payload == payload_bytes(amended, v1)
     assert got.denial == got.versions[-1]
 
 
@@ -372,7 +386,7 @@ async def test_a_recipient_reverifies_the_signature_of_every_version(hub: Runnin
     v1_payload = dual_use_payload(ref)
     v2_payload = dual_use_payload(ref, end_use="Stated: university research")
     async with hub.client("nl") as nl:
-        await nl.submit_denial(v1_payload)
+        first = await nl.submit_denial(v1_payload)
         await nl.amend_denial(ref, v2_payload)
         await nl.revoke_denial(ref, "Superseded", effective=today(hub))
         await nl.submit_denial(dual_use_payload(renewed_ref))
@@ -389,7 +403,8 @@ async def test_a_recipient_reverifies_the_signature_of_every_version(hub: Runnin
                 await de.verify_denial(change)
 
     assert [v.version for v in history.versions] == [1, 2, 3]
-    assert verified == [v1_payload, v2_payload, v2_payload]
+    v2_signed = signed(v2_payload, first)
+    assert verified == [signed(v1_payload), v2_signed, v2_signed]
     assert [v.change for v in renewal.versions] == [denial_pb2.SUBMIT, denial_pb2.RENEW]
 
 
@@ -841,7 +856,11 @@ async def test_the_store_file_holds_one_event_per_acknowledged_write_and_every_v
         acknowledged.append((await de.submit_denial(p2), "SubmitDenial", payload_bytes(p2)))
         p3 = dual_use_payload("NL-2026-1500", quantity="3 units")
         acknowledged.append(
-            (await nl.amend_denial("NL-2026-1500", p3), "AmendDenial", payload_bytes(p3))
+            (
+                await nl.amend_denial("NL-2026-1500", p3),
+                "AmendDenial",
+                payload_bytes(p3, acknowledged[0][0]),
+            )
         )
         revoked = await nl.revoke_denial("NL-2026-1500", "Withdrawn", effective=today(hub))
         acknowledged.append((revoked, "RevokeDenial", revoked.change_envelope.payload))

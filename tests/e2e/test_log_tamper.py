@@ -134,13 +134,15 @@ async def record_events(address: str, pki: DevPki, tag: str) -> None:
         client("fr") as fr,
         client("commission") as commission,
     ):
+        submitted = {}
         for ref in nl_refs:  # 8
-            await nl.submit_denial(dual_use_payload(ref, "NL", denial_date=denial_date))
+            payload = dual_use_payload(ref, "NL", denial_date=denial_date)
+            submitted[ref] = await nl.submit_denial(payload)
         for ref in de_refs:  # 4
             await de.submit_denial(military_payload(ref, "DE", denial_date=denial_date))
         for ref in nl_refs[:4]:  # 4
             amended = dual_use_payload(ref, "NL", denial_date=denial_date, quantity="3 units")
-            await nl.amend_denial(ref, amended)
+            submitted[ref] = await nl.amend_denial(ref, amended, follows=submitted[ref])
         for ref in nl_refs:  # 8
             await de.get_denial(ref)
         for ref in de_refs:  # 4
@@ -155,8 +157,9 @@ async def record_events(address: str, pki: DevPki, tag: str) -> None:
             with pytest.raises(RemoteError):
                 await commission.get_denial(ref)
         for ref in nl_refs[:2]:  # 2 refused: not the issuer
+            payload = dual_use_payload(ref, "NL", denial_date=denial_date)
             with pytest.raises(RemoteError):
-                await de.amend_denial(ref, dual_use_payload(ref, "NL", denial_date=denial_date))
+                await de.amend_denial(ref, payload, follows=submitted[ref])
 
 
 async def log_size(address: str, pki: DevPki) -> int:

@@ -119,9 +119,9 @@ async def test_an_authenticated_callers_refusals_are_logged_then_counted(
 
 async def test_the_issuer_sees_refused_attempts_on_its_denial(hub: RunningHub) -> None:
     async with hub.client("nl") as nl, hub.client("de") as de:
-        await nl.submit_denial(dual_use_payload("NL-2026-0007"))
+        stored = await nl.submit_denial(dual_use_payload("NL-2026-0007"))
         with pytest.raises(RemoteError) as caught:
-            await de.revoke_denial("NL-2026-0007", "not mine to revoke")
+            await de.revoke_denial("NL-2026-0007", "not mine to revoke", follows=stored)
         assert caught.value.code == grpc.StatusCode.PERMISSION_DENIED
         seen = [
             audit_pb2.LogEntry.FromString(e.entry)

@@ -6,6 +6,7 @@ import datetime as dt
 
 import pytest
 
+from client.core.chain import Link
 from ecx.v1 import common_pb2, denial_pb2
 from server.domain import denials as rules
 from server.domain.countries import normalize_country
@@ -142,7 +143,9 @@ def _state(
 
 
 def _change(change: int, effective: str) -> rules.StatusChange:
-    return rules.StatusChange("DE-1", change, "reviewed", dt.date.fromisoformat(effective))
+    return rules.StatusChange(
+        "DE-1", change, "reviewed", dt.date.fromisoformat(effective), Link(2, bytes(32))
+    )
 
 
 def test_amendment_rules() -> None:

@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x13\x65\x63x/v1/common.proto\x12\x06\x65\x63x.v1\"X\n\x08\x45nvelope\x12\x0f\n\x07payload\x18\x01 \x01(\x0c\x12\x14\n\x0cpayload_type\x18\x02 \x01(\t\x12%\n\nsignatures\x18\x03 \x03(\x0b\x32\x11.ecx.v1.Signature\"\'\n\tSignature\x12\r\n\x05keyid\x18\x01 \x01(\t\x12\x0b\n\x03sig\x18\x02 \x01(\x0c\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x13\x65\x63x/v1/common.proto\x12\x06\x65\x63x.v1\"X\n\x08\x45nvelope\x12\x0f\n\x07payload\x18\x01 \x01(\x0c\x12\x14\n\x0cpayload_type\x18\x02 \x01(\t\x12%\n\nsignatures\x18\x03 \x03(\x0b\x32\x11.ecx.v1.Signature\"\'\n\tSignature\x12\r\n\x05keyid\x18\x01 \x01(\t\x12\x0b\n\x03sig\x18\x02 \x01(\x0c\"7\n\x0bVersionLink\x12\x0f\n\x07version\x18\x01 \x01(\r\x12\x17\n\x0fprevious_sha256\x18\x02 \x01(\x0c\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,4 +35,6 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_ENVELOPE']._serialized_end=119
   _globals['_SIGNATURE']._serialized_start=121
   _globals['_SIGNATURE']._serialized_end=160
+  _globals['_VERSIONLINK']._serialized_start=162
+  _globals['_VERSIONLINK']._serialized_end=217
 # @@protoc_insertion_point(module_scope)

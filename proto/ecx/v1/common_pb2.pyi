@@ -23,3 +23,11 @@ class Signature(_message.Message):
     keyid: str
     sig: bytes
     def __init__(self, keyid: _Optional[str] = ..., sig: _Optional[bytes] = ...) -> None: ...
+
+class VersionLink(_message.Message):
+    __slots__ = ("version", "previous_sha256")
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    PREVIOUS_SHA256_FIELD_NUMBER: _ClassVar[int]
+    version: int
+    previous_sha256: bytes
+    def __init__(self, version: _Optional[int] = ..., previous_sha256: _Optional[bytes] = ...) -> None: ...

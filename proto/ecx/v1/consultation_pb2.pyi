@@ -191,18 +191,20 @@ class ConsultationDecision(_message.Message):
     def __init__(self, decision: _Optional[_Union[Decision, str]] = ..., reasoning: _Optional[str] = ...) -> None: ...
 
 class ConsultationStatement(_message.Message):
-    __slots__ = ("reference", "opening", "answer", "extension", "decision")
+    __slots__ = ("reference", "opening", "answer", "extension", "decision", "link")
     REFERENCE_FIELD_NUMBER: _ClassVar[int]
     OPENING_FIELD_NUMBER: _ClassVar[int]
     ANSWER_FIELD_NUMBER: _ClassVar[int]
     EXTENSION_FIELD_NUMBER: _ClassVar[int]
     DECISION_FIELD_NUMBER: _ClassVar[int]
+    LINK_FIELD_NUMBER: _ClassVar[int]
     reference: str
     opening: ConsultationOpening
     answer: ConsultationAnswer
     extension: DeadlineExtension
     decision: ConsultationDecision
-    def __init__(self, reference: _Optional[str] = ..., opening: _Optional[_Union[ConsultationOpening, _Mapping]] = ..., answer: _Optional[_Union[ConsultationAnswer, _Mapping]] = ..., extension: _Optional[_Union[DeadlineExtension, _Mapping]] = ..., decision: _Optional[_Union[ConsultationDecision, _Mapping]] = ...) -> None: ...
+    link: _common_pb2.VersionLink
+    def __init__(self, reference: _Optional[str] = ..., opening: _Optional[_Union[ConsultationOpening, _Mapping]] = ..., answer: _Optional[_Union[ConsultationAnswer, _Mapping]] = ..., extension: _Optional[_Union[DeadlineExtension, _Mapping]] = ..., decision: _Optional[_Union[ConsultationDecision, _Mapping]] = ..., link: _Optional[_Union[_common_pb2.VersionLink, _Mapping]] = ...) -> None: ...
 
 class ConsultationStepRequest(_message.Message):
     __slots__ = ("request_id", "envelope")

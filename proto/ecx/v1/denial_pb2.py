@@ -26,55 +26,55 @@ from ecx.v1 import common_pb2 as ecx_dot_v1_dot_common__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x13\x65\x63x/v1/denial.proto\x12\x06\x65\x63x.v1\x1a\x13\x65\x63x/v1/common.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"H\n\x05Party\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07\x61liases\x18\x02 \x03(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x03 \x01(\t\x12\x0f\n\x07\x63ountry\x18\x04 \x01(\t\"P\n\x06Reason\x12\x11\n\tcriterion\x18\x01 \x01(\r\x12\x1e\n\x06ground\x18\x02 \x01(\x0e\x32\x0e.ecx.v1.Ground\x12\x13\n\x0b\x65xplanation\x18\x03 \x01(\t\"\xb4\x03\n\rDenialPayload\x12\x11\n\treference\x18\x01 \x01(\t\x12\x1e\n\x06regime\x18\x02 \x01(\x0e\x32\x0e.ecx.v1.Regime\x12)\n\x0clicence_type\x18\x03 \x01(\x0e\x32\x13.ecx.v1.LicenceType\x12\x15\n\rissuing_state\x18\x04 \x01(\t\x12\x1d\n\x15originating_authority\x18\x05 \x01(\t\x12\x13\n\x0b\x64\x65nial_date\x18\x06 \x01(\t\x12\x1b\n\x13\x64\x65stination_country\x18\x07 \x01(\t\x12 \n\tconsignee\x18\x08 \x01(\x0b\x32\r.ecx.v1.Party\x12\x1f\n\x08\x65nd_user\x18\t \x01(\x0b\x32\r.ecx.v1.Party\x12\x0f\n\x07\x65nd_use\x18\n \x01(\t\x12\x19\n\x11goods_description\x18\x0b \x01(\t\x12\x17\n\x0f\x63ontrol_entries\x18\x0c \x03(\t\x12\x10\n\x08quantity\x18\r \x01(\t\x12\x11\n\tvalue_eur\x18\x0e \x01(\x03\x12\x1f\n\x07reasons\x18\x0f \x03(\x0b\x32\x0e.ecx.v1.Reason\x12\x0f\n\x07\x63ontact\x18\x10 \x01(\t\"u\n\x12\x44\x65nialStatusChange\x12\x11\n\treference\x18\x01 \x01(\t\x12$\n\x06\x63hange\x18\x02 \x01(\x0e\x32\x14.ecx.v1.DenialChange\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\x16\n\x0e\x65\x66\x66\x65\x63tive_date\x18\x04 \x01(\t\"\x95\x03\n\x06\x44\x65nial\x12\x11\n\treference\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\r\x12$\n\x06status\x18\x03 \x01(\x0e\x32\x14.ecx.v1.DenialStatus\x12\x13\n\x0bvalid_until\x18\x04 \x01(\t\x12$\n\x06\x63hange\x18\x05 \x01(\x0e\x32\x14.ecx.v1.DenialChange\x12\"\n\x08\x65nvelope\x18\x06 \x01(\x0b\x32\x10.ecx.v1.Envelope\x12)\n\x0f\x63hange_envelope\x18\x07 \x01(\x0b\x32\x10.ecx.v1.Envelope\x12\x0e\n\x06signer\x18\x08 \x01(\t\x12/\n\x0brecorded_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tlog_index\x18\n \x01(\x04\x12\x19\n\x11revocation_reason\x18\x0b \x01(\t\x12\x15\n\rissuing_state\x18\x0c \x01(\t\x12\x1e\n\x06regime\x18\r \x01(\x0e\x32\x0e.ecx.v1.Regime\x12\x11\n\tlog_entry\x18\x0e \x01(\x0c\"M\n\x13SubmitDenialRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\"\n\x08\x65nvelope\x18\x02 \x01(\x0b\x32\x10.ecx.v1.Envelope\"_\n\x12\x41mendDenialRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x11\n\treference\x18\x02 \x01(\t\x12\"\n\x08\x65nvelope\x18\x03 \x01(\x0b\x32\x10.ecx.v1.Envelope\"`\n\x13RevokeDenialRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x11\n\treference\x18\x02 \x01(\t\x12\"\n\x08\x65nvelope\x18\x03 \x01(\x0b\x32\x10.ecx.v1.Envelope\"_\n\x12RenewDenialRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x11\n\treference\x18\x02 \x01(\t\x12\"\n\x08\x65nvelope\x18\x03 \x01(\x0b\x32\x10.ecx.v1.Envelope\"0\n\x0e\x44\x65nialResponse\x12\x1e\n\x06\x64\x65nial\x18\x01 \x01(\x0b\x32\x0e.ecx.v1.Denial\"?\n\x10GetDenialRequest\x12\x11\n\treference\x18\x01 \x01(\t\x12\x18\n\x10include_versions\x18\x02 \x01(\x08\"U\n\x11GetDenialResponse\x12\x1e\n\x06\x64\x65nial\x18\x01 \x01(\x0b\x32\x0e.ecx.v1.Denial\x12 \n\x08versions\x18\x02 \x03(\x0b\x32\x0e.ecx.v1.Denial\"\xb5\x01\n\x12ListDenialsRequest\x12\x15\n\rissuing_state\x18\x01 \x01(\t\x12\x1b\n\x13\x64\x65stination_country\x18\x02 \x01(\t\x12\x1e\n\x06regime\x18\x03 \x01(\x0e\x32\x0e.ecx.v1.Regime\x12$\n\x06status\x18\x04 \x01(\x0e\x32\x14.ecx.v1.DenialStatus\x12\x11\n\tpage_size\x18\x05 \x01(\r\x12\x12\n\npage_token\x18\x06 \x01(\t\"O\n\x13ListDenialsResponse\x12\x1f\n\x07\x64\x65nials\x18\x01 \x03(\x0b\x32\x0e.ecx.v1.Denial\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"8\n\x12SyncDenialsRequest\x12\x0e\n\x06\x63ursor\x18\x01 \x01(\t\x12\x12\n\nbatch_size\x18\x02 \x01(\r\"F\n\x13SyncDenialsResponse\x12\x1f\n\x07\x63hanges\x18\x01 \x03(\x0b\x32\x0e.ecx.v1.Denial\x12\x0e\n\x06\x63ursor\x18\x02 \x01(\t*<\n\x06Regime\x12\x16\n\x12REGIME_UNSPECIFIED\x10\x00\x12\x0c\n\x08MILITARY\x10\x01\x12\x0c\n\x08\x44UAL_USE\x10\x02*\x86\x01\n\x0bLicenceType\x12\x1c\n\x18LICENCE_TYPE_UNSPECIFIED\x10\x00\x12\n\n\x06\x45XPORT\x10\x01\x12\r\n\tBROKERING\x10\x02\x12\x0b\n\x07TRANSIT\x10\x03\x12\x17\n\x13INTANGIBLE_TRANSFER\x10\x04\x12\x18\n\x14TECHNICAL_ASSISTANCE\x10\x05*\x96\x01\n\x06Ground\x12\x16\n\x12GROUND_UNSPECIFIED\x10\x00\x12\x1d\n\x19INTERNATIONAL_OBLIGATIONS\x10\x01\x12\r\n\tSANCTIONS\x10\x02\x12\x1b\n\x17\x46OREIGN_SECURITY_POLICY\x10\x03\x12\x1a\n\x16\x45ND_USE_DIVERSION_RISK\x10\x04\x12\r\n\tCATCH_ALL\x10\x05*S\n\x0c\x44\x65nialStatus\x12\x1d\n\x19\x44\x45NIAL_STATUS_UNSPECIFIED\x10\x00\x12\n\n\x06\x41\x43TIVE\x10\x01\x12\x0b\n\x07REVOKED\x10\x02\x12\x0b\n\x07\x45XPIRED\x10\x03*[\n\x0c\x44\x65nialChange\x12\x1d\n\x19\x44\x45NIAL_CHANGE_UNSPECIFIED\x10\x00\x12\n\n\x06SUBMIT\x10\x01\x12\t\n\x05\x41MEND\x10\x02\x12\n\n\x06REVOKE\x10\x03\x12\t\n\x05RENEW\x10\x04\x32\xf3\x03\n\rDenialService\x12\x43\n\x0cSubmitDenial\x12\x1b.ecx.v1.SubmitDenialRequest\x1a\x16.ecx.v1.DenialResponse\x12\x41\n\x0b\x41mendDenial\x12\x1a.ecx.v1.AmendDenialRequest\x1a\x16.ecx.v1.DenialResponse\x12\x43\n\x0cRevokeDenial\x12\x1b.ecx.v1.RevokeDenialRequest\x1a\x16.ecx.v1.DenialResponse\x12\x41\n\x0bRenewDenial\x12\x1a.ecx.v1.RenewDenialRequest\x1a\x16.ecx.v1.DenialResponse\x12@\n\tGetDenial\x12\x18.ecx.v1.GetDenialRequest\x1a\x19.ecx.v1.GetDenialResponse\x12\x46\n\x0bListDenials\x12\x1a.ecx.v1.ListDenialsRequest\x1a\x1b.ecx.v1.ListDenialsResponse\x12H\n\x0bSyncDenials\x12\x1a.ecx.v1.SyncDenialsRequest\x1a\x1b.ecx.v1.SyncDenialsResponse0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x13\x65\x63x/v1/denial.proto\x12\x06\x65\x63x.v1\x1a\x13\x65\x63x/v1/common.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"H\n\x05Party\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07\x61liases\x18\x02 \x03(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x03 \x01(\t\x12\x0f\n\x07\x63ountry\x18\x04 \x01(\t\"P\n\x06Reason\x12\x11\n\tcriterion\x18\x01 \x01(\r\x12\x1e\n\x06ground\x18\x02 \x01(\x0e\x32\x0e.ecx.v1.Ground\x12\x13\n\x0b\x65xplanation\x18\x03 \x01(\t\"\xd7\x03\n\rDenialPayload\x12\x11\n\treference\x18\x01 \x01(\t\x12\x1e\n\x06regime\x18\x02 \x01(\x0e\x32\x0e.ecx.v1.Regime\x12)\n\x0clicence_type\x18\x03 \x01(\x0e\x32\x13.ecx.v1.LicenceType\x12\x15\n\rissuing_state\x18\x04 \x01(\t\x12\x1d\n\x15originating_authority\x18\x05 \x01(\t\x12\x13\n\x0b\x64\x65nial_date\x18\x06 \x01(\t\x12\x1b\n\x13\x64\x65stination_country\x18\x07 \x01(\t\x12 \n\tconsignee\x18\x08 \x01(\x0b\x32\r.ecx.v1.Party\x12\x1f\n\x08\x65nd_user\x18\t \x01(\x0b\x32\r.ecx.v1.Party\x12\x0f\n\x07\x65nd_use\x18\n \x01(\t\x12\x19\n\x11goods_description\x18\x0b \x01(\t\x12\x17\n\x0f\x63ontrol_entries\x18\x0c \x03(\t\x12\x10\n\x08quantity\x18\r \x01(\t\x12\x11\n\tvalue_eur\x18\x0e \x01(\x03\x12\x1f\n\x07reasons\x18\x0f \x03(\x0b\x32\x0e.ecx.v1.Reason\x12\x0f\n\x07\x63ontact\x18\x10 \x01(\t\x12!\n\x04link\x18\x11 \x01(\x0b\x32\x13.ecx.v1.VersionLink\"\x98\x01\n\x12\x44\x65nialStatusChange\x12\x11\n\treference\x18\x01 \x01(\t\x12$\n\x06\x63hange\x18\x02 \x01(\x0e\x32\x14.ecx.v1.DenialChange\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\x16\n\x0e\x65\x66\x66\x65\x63tive_date\x18\x04 \x01(\t\x12!\n\x04link\x18\x05 \x01(\x0b\x32\x13.ecx.v1.VersionLink\"\x95\x03\n\x06\x44\x65nial\x12\x11\n\treference\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\r\x12$\n\x06status\x18\x03 \x01(\x0e\x32\x14.ecx.v1.DenialStatus\x12\x13\n\x0bvalid_until\x18\x04 \x01(\t\x12$\n\x06\x63hange\x18\x05 \x01(\x0e\x32\x14.ecx.v1.DenialChange\x12\"\n\x08\x65nvelope\x18\x06 \x01(\x0b\x32\x10.ecx.v1.Envelope\x12)\n\x0f\x63hange_envelope\x18\x07 \x01(\x0b\x32\x10.ecx.v1.Envelope\x12\x0e\n\x06signer\x18\x08 \x01(\t\x12/\n\x0brecorded_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tlog_index\x18\n \x01(\x04\x12\x19\n\x11revocation_reason\x18\x0b \x01(\t\x12\x15\n\rissuing_state\x18\x0c \x01(\t\x12\x1e\n\x06regime\x18\r \x01(\x0e\x32\x0e.ecx.v1.Regime\x12\x11\n\tlog_entry\x18\x0e \x01(\x0c\"M\n\x13SubmitDenialRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\"\n\x08\x65nvelope\x18\x02 \x01(\x0b\x32\x10.ecx.v1.Envelope\"_\n\x12\x41mendDenialRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x11\n\treference\x18\x02 \x01(\t\x12\"\n\x08\x65nvelope\x18\x03 \x01(\x0b\x32\x10.ecx.v1.Envelope\"`\n\x13RevokeDenialRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x11\n\treference\x18\x02 \x01(\t\x12\"\n\x08\x65nvelope\x18\x03 \x01(\x0b\x32\x10.ecx.v1.Envelope\"_\n\x12RenewDenialRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x11\n\treference\x18\x02 \x01(\t\x12\"\n\x08\x65nvelope\x18\x03 \x01(\x0b\x32\x10.ecx.v1.Envelope\"0\n\x0e\x44\x65nialResponse\x12\x1e\n\x06\x64\x65nial\x18\x01 \x01(\x0b\x32\x0e.ecx.v1.Denial\"?\n\x10GetDenialRequest\x12\x11\n\treference\x18\x01 \x01(\t\x12\x18\n\x10include_versions\x18\x02 \x01(\x08\"U\n\x11GetDenialResponse\x12\x1e\n\x06\x64\x65nial\x18\x01 \x01(\x0b\x32\x0e.ecx.v1.Denial\x12 \n\x08versions\x18\x02 \x03(\x0b\x32\x0e.ecx.v1.Denial\"\xb5\x01\n\x12ListDenialsRequest\x12\x15\n\rissuing_state\x18\x01 \x01(\t\x12\x1b\n\x13\x64\x65stination_country\x18\x02 \x01(\t\x12\x1e\n\x06regime\x18\x03 \x01(\x0e\x32\x0e.ecx.v1.Regime\x12$\n\x06status\x18\x04 \x01(\x0e\x32\x14.ecx.v1.DenialStatus\x12\x11\n\tpage_size\x18\x05 \x01(\r\x12\x12\n\npage_token\x18\x06 \x01(\t\"O\n\x13ListDenialsResponse\x12\x1f\n\x07\x64\x65nials\x18\x01 \x03(\x0b\x32\x0e.ecx.v1.Denial\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"8\n\x12SyncDenialsRequest\x12\x0e\n\x06\x63ursor\x18\x01 \x01(\t\x12\x12\n\nbatch_size\x18\x02 \x01(\r\"F\n\x13SyncDenialsResponse\x12\x1f\n\x07\x63hanges\x18\x01 \x03(\x0b\x32\x0e.ecx.v1.Denial\x12\x0e\n\x06\x63ursor\x18\x02 \x01(\t*<\n\x06Regime\x12\x16\n\x12REGIME_UNSPECIFIED\x10\x00\x12\x0c\n\x08MILITARY\x10\x01\x12\x0c\n\x08\x44UAL_USE\x10\x02*\x86\x01\n\x0bLicenceType\x12\x1c\n\x18LICENCE_TYPE_UNSPECIFIED\x10\x00\x12\n\n\x06\x45XPORT\x10\x01\x12\r\n\tBROKERING\x10\x02\x12\x0b\n\x07TRANSIT\x10\x03\x12\x17\n\x13INTANGIBLE_TRANSFER\x10\x04\x12\x18\n\x14TECHNICAL_ASSISTANCE\x10\x05*\x96\x01\n\x06Ground\x12\x16\n\x12GROUND_UNSPECIFIED\x10\x00\x12\x1d\n\x19INTERNATIONAL_OBLIGATIONS\x10\x01\x12\r\n\tSANCTIONS\x10\x02\x12\x1b\n\x17\x46OREIGN_SECURITY_POLICY\x10\x03\x12\x1a\n\x16\x45ND_USE_DIVERSION_RISK\x10\x04\x12\r\n\tCATCH_ALL\x10\x05*S\n\x0c\x44\x65nialStatus\x12\x1d\n\x19\x44\x45NIAL_STATUS_UNSPECIFIED\x10\x00\x12\n\n\x06\x41\x43TIVE\x10\x01\x12\x0b\n\x07REVOKED\x10\x02\x12\x0b\n\x07\x45XPIRED\x10\x03*[\n\x0c\x44\x65nialChange\x12\x1d\n\x19\x44\x45NIAL_CHANGE_UNSPECIFIED\x10\x00\x12\n\n\x06SUBMIT\x10\x01\x12\t\n\x05\x41MEND\x10\x02\x12\n\n\x06REVOKE\x10\x03\x12\t\n\x05RENEW\x10\x04\x32\xf3\x03\n\rDenialService\x12\x43\n\x0cSubmitDenial\x12\x1b.ecx.v1.SubmitDenialRequest\x1a\x16.ecx.v1.DenialResponse\x12\x41\n\x0b\x41mendDenial\x12\x1a.ecx.v1.AmendDenialRequest\x1a\x16.ecx.v1.DenialResponse\x12\x43\n\x0cRevokeDenial\x12\x1b.ecx.v1.RevokeDenialRequest\x1a\x16.ecx.v1.DenialResponse\x12\x41\n\x0bRenewDenial\x12\x1a.ecx.v1.RenewDenialRequest\x1a\x16.ecx.v1.DenialResponse\x12@\n\tGetDenial\x12\x18.ecx.v1.GetDenialRequest\x1a\x19.ecx.v1.GetDenialResponse\x12\x46\n\x0bListDenials\x12\x1a.ecx.v1.ListDenialsRequest\x1a\x1b.ecx.v1.ListDenialsResponse\x12H\n\x0bSyncDenials\x12\x1a.ecx.v1.SyncDenialsRequest\x1a\x1b.ecx.v1.SyncDenialsResponse0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'ecx.v1.denial_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_REGIME']._serialized_start=2175
-  _globals['_REGIME']._serialized_end=2235
-  _globals['_LICENCETYPE']._serialized_start=2238
-  _globals['_LICENCETYPE']._serialized_end=2372
-  _globals['_GROUND']._serialized_start=2375
-  _globals['_GROUND']._serialized_end=2525
-  _globals['_DENIALSTATUS']._serialized_start=2527
-  _globals['_DENIALSTATUS']._serialized_end=2610
-  _globals['_DENIALCHANGE']._serialized_start=2612
-  _globals['_DENIALCHANGE']._serialized_end=2703
+  _globals['_REGIME']._serialized_start=2246
+  _globals['_REGIME']._serialized_end=2306
+  _globals['_LICENCETYPE']._serialized_start=2309
+  _globals['_LICENCETYPE']._serialized_end=2443
+  _globals['_GROUND']._serialized_start=2446
+  _globals['_GROUND']._serialized_end=2596
+  _globals['_DENIALSTATUS']._serialized_start=2598
+  _globals['_DENIALSTATUS']._serialized_end=2681
+  _globals['_DENIALCHANGE']._serialized_start=2683
+  _globals['_DENIALCHANGE']._serialized_end=2774
   _globals['_PARTY']._serialized_start=85
   _globals['_PARTY']._serialized_end=157
   _globals['_REASON']._serialized_start=159
   _globals['_REASON']._serialized_end=239
   _globals['_DENIALPAYLOAD']._serialized_start=242
-  _globals['_DENIALPAYLOAD']._serialized_end=678
-  _globals['_DENIALSTATUSCHANGE']._serialized_start=680
-  _globals['_DENIALSTATUSCHANGE']._serialized_end=797
-  _globals['_DENIAL']._serialized_start=800
-  _globals['_DENIAL']._serialized_end=1205
-  _globals['_SUBMITDENIALREQUEST']._serialized_start=1207
-  _globals['_SUBMITDENIALREQUEST']._serialized_end=1284
-  _globals['_AMENDDENIALREQUEST']._serialized_start=1286
-  _globals['_AMENDDENIALREQUEST']._serialized_end=1381
-  _globals['_REVOKEDENIALREQUEST']._serialized_start=1383
-  _globals['_REVOKEDENIALREQUEST']._serialized_end=1479
-  _globals['_RENEWDENIALREQUEST']._serialized_start=1481
-  _globals['_RENEWDENIALREQUEST']._serialized_end=1576
-  _globals['_DENIALRESPONSE']._serialized_start=1578
-  _globals['_DENIALRESPONSE']._serialized_end=1626
-  _globals['_GETDENIALREQUEST']._serialized_start=1628
-  _globals['_GETDENIALREQUEST']._serialized_end=1691
-  _globals['_GETDENIALRESPONSE']._serialized_start=1693
-  _globals['_GETDENIALRESPONSE']._serialized_end=1778
-  _globals['_LISTDENIALSREQUEST']._serialized_start=1781
-  _globals['_LISTDENIALSREQUEST']._serialized_end=1962
-  _globals['_LISTDENIALSRESPONSE']._serialized_start=1964
-  _globals['_LISTDENIALSRESPONSE']._serialized_end=2043
-  _globals['_SYNCDENIALSREQUEST']._serialized_start=2045
-  _globals['_SYNCDENIALSREQUEST']._serialized_end=2101
-  _globals['_SYNCDENIALSRESPONSE']._serialized_start=2103
-  _globals['_SYNCDENIALSRESPONSE']._serialized_end=2173
-  _globals['_DENIALSERVICE']._serialized_start=2706
-  _globals['_DENIALSERVICE']._serialized_end=3205
+  _globals['_DENIALPAYLOAD']._serialized_end=713
+  _globals['_DENIALSTATUSCHANGE']._serialized_start=716
+  _globals['_DENIALSTATUSCHANGE']._serialized_end=868
+  _globals['_DENIAL']._serialized_start=871
+  _globals['_DENIAL']._serialized_end=1276
+  _globals['_SUBMITDENIALREQUEST']._serialized_start=1278
+  _globals['_SUBMITDENIALREQUEST']._serialized_end=1355
+  _globals['_AMENDDENIALREQUEST']._serialized_start=1357
+  _globals['_AMENDDENIALREQUEST']._serialized_end=1452
+  _globals['_REVOKEDENIALREQUEST']._serialized_start=1454
+  _globals['_REVOKEDENIALREQUEST']._serialized_end=1550
+  _globals['_RENEWDENIALREQUEST']._serialized_start=1552
+  _globals['_RENEWDENIALREQUEST']._serialized_end=1647
+  _globals['_DENIALRESPONSE']._serialized_start=1649
+  _globals['_DENIALRESPONSE']._serialized_end=1697
+  _globals['_GETDENIALREQUEST']._serialized_start=1699
+  _globals['_GETDENIALREQUEST']._serialized_end=1762
+  _globals['_GETDENIALRESPONSE']._serialized_start=1764
+  _globals['_GETDENIALRESPONSE']._serialized_end=1849
+  _globals['_LISTDENIALSREQUEST']._serialized_start=1852
+  _globals['_LISTDENIALSREQUEST']._serialized_end=2033
+  _globals['_LISTDENIALSRESPONSE']._serialized_start=2035
+  _globals['_LISTDENIALSRESPONSE']._serialized_end=2114
+  _globals['_SYNCDENIALSREQUEST']._serialized_start=2116
+  _globals['_SYNCDENIALSREQUEST']._serialized_end=2172
+  _globals['_SYNCDENIALSRESPONSE']._serialized_start=2174
+  _globals['_SYNCDENIALSRESPONSE']._serialized_end=2244
+  _globals['_DENIALSERVICE']._serialized_start=2777
+  _globals['_DENIALSERVICE']._serialized_end=3276
 # @@protoc_insertion_point(module_scope)

@@ -97,7 +97,7 @@ class Reason(_message.Message):
     def __init__(self, criterion: _Optional[int] = ..., ground: _Optional[_Union[Ground, str]] = ..., explanation: _Optional[str] = ...) -> None: ...
 
 class DenialPayload(_message.Message):
-    __slots__ = ("reference", "regime", "licence_type", "issuing_state", "originating_authority", "denial_date", "destination_country", "consignee", "end_user", "end_use", "goods_description", "control_entries", "quantity", "value_eur", "reasons", "contact")
+    __slots__ = ("reference", "regime", "licence_type", "issuing_state", "originating_authority", "denial_date", "destination_country", "consignee", "end_user", "end_use", "goods_description", "control_entries", "quantity", "value_eur", "reasons", "contact", "link")
     REFERENCE_FIELD_NUMBER: _ClassVar[int]
     REGIME_FIELD_NUMBER: _ClassVar[int]
     LICENCE_TYPE_FIELD_NUMBER: _ClassVar[int]
@@ -114,6 +114,7 @@ class DenialPayload(_message.Message):
     VALUE_EUR_FIELD_NUMBER: _ClassVar[int]
     REASONS_FIELD_NUMBER: _ClassVar[int]
     CONTACT_FIELD_NUMBER: _ClassVar[int]
+    LINK_FIELD_NUMBER: _ClassVar[int]
     reference: str
     regime: Regime
     licence_type: LicenceType
@@ -130,19 +131,22 @@ class DenialPayload(_message.Message):
     value_eur: int
     reasons: _containers.RepeatedCompositeFieldContainer[Reason]
     contact: str
-    def __init__(self, reference: _Optional[str] = ..., regime: _Optional[_Union[Regime, str]] = ..., licence_type: _Optional[_Union[LicenceType, str]] = ..., issuing_state: _Optional[str] = ..., originating_authority: _Optional[str] = ..., denial_date: _Optional[str] = ..., destination_country: _Optional[str] = ..., consignee: _Optional[_Union[Party, _Mapping]] = ..., end_user: _Optional[_Union[Party, _Mapping]] = ..., end_use: _Optional[str] = ..., goods_description: _Optional[str] = ..., control_entries: _Optional[_Iterable[str]] = ..., quantity: _Optional[str] = ..., value_eur: _Optional[int] = ..., reasons: _Optional[_Iterable[_Union[Reason, _Mapping]]] = ..., contact: _Optional[str] = ...) -> None: ...
+    link: _common_pb2.VersionLink
+    def __init__(self, reference: _Optional[str] = ..., regime: _Optional[_Union[Regime, str]] = ..., licence_type: _Optional[_Union[LicenceType, str]] = ..., issuing_state: _Optional[str] = ..., originating_authority: _Optional[str] = ..., denial_date: _Optional[str] = ..., destination_country: _Optional[str] = ..., consignee: _Optional[_Union[Party, _Mapping]] = ..., end_user: _Optional[_Union[Party, _Mapping]] = ..., end_use: _Optional[str] = ..., goods_description: _Optional[str] = ..., control_entries: _Optional[_Iterable[str]] = ..., quantity: _Optional[str] = ..., value_eur: _Optional[int] = ..., reasons: _Optional[_Iterable[_Union[Reason, _Mapping]]] = ..., contact: _Optional[str] = ..., link: _Optional[_Union[_common_pb2.VersionLink, _Mapping]] = ...) -> None: ...
 
 class DenialStatusChange(_message.Message):
-    __slots__ = ("reference", "change", "reason", "effective_date")
+    __slots__ = ("reference", "change", "reason", "effective_date", "link")
     REFERENCE_FIELD_NUMBER: _ClassVar[int]
     CHANGE_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]
     EFFECTIVE_DATE_FIELD_NUMBER: _ClassVar[int]
+    LINK_FIELD_NUMBER: _ClassVar[int]
     reference: str
     change: DenialChange
     reason: str
     effective_date: str
-    def __init__(self, reference: _Optional[str] = ..., change: _Optional[_Union[DenialChange, str]] = ..., reason: _Optional[str] = ..., effective_date: _Optional[str] = ...) -> None: ...
+    link: _common_pb2.VersionLink
+    def __init__(self, reference: _Optional[str] = ..., change: _Optional[_Union[DenialChange, str]] = ..., reason: _Optional[str] = ..., effective_date: _Optional[str] = ..., link: _Optional[_Union[_common_pb2.VersionLink, _Mapping]] = ...) -> None: ...
 
 class Denial(_message.Message):
     __slots__ = ("reference", "version", "status", "valid_until", "change", "envelope", "change_envelope", "signer", "recorded_at", "log_index", "revocation_reason", "issuing_state", "regime", "log_entry")
