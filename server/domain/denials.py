@@ -16,6 +16,7 @@ from google.protobuf import unknown_fields
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import DecodeError, Message
 
+from client.core.names import name_key
 from ecx.v1 import denial_pb2
 from server.domain.countries import normalize_country
 from server.errors import FailedPrecondition, FieldViolation, InvalidArgument
@@ -45,6 +46,11 @@ MAX_SHORT = 300
 MAX_ADDRESS = 500
 MAX_TEXT = 4000
 MAX_ALIASES = 20
+# Words of one party name that matching compares (legal forms and words such as "of" are not
+# words here): real names rarely reach 12, "Federal State Budgetary Educational Institution of
+# Higher Education Moscow State Technical University named after N.E. Bauman" has 16. Comparing
+# two names costs the product of their words, so this bounds what one comparison costs.
+MAX_NAME_WORDS = 24
 MAX_ENTRIES = 50
 MAX_REASONS = 16
 MAX_VIOLATIONS = 20
@@ -262,15 +268,31 @@ class DenialContent:
         return cls(p.reference, p.regime, issuing_state, destination, denial_date, p)
 
 
-def check_party(c: FieldChecker, field: str, party: denial_pb2.Party, *, required: bool) -> None:
+def check_party(
+    c: FieldChecker,
+    field: str,
+    party: denial_pb2.Party,
+    *,
+    required: bool,
+    max_aliases: int = MAX_ALIASES,
+) -> None:
     c.text(f"{field}.name", party.name, required=required, limit=MAX_SHORT)
+    _check_name_words(c, f"{field}.name", party.name)
     c.country(f"{field}.country", party.country, required=required or bool(party.name))
     c.text(f"{field}.address", party.address, required=False, limit=MAX_ADDRESS, multiline=True)
-    if len(party.aliases) > MAX_ALIASES:
-        c.fail(f"{field}.aliases", f"more than {MAX_ALIASES} aliases")
+    if len(party.aliases) > max_aliases:
+        c.fail(f"{field}.aliases", f"more than {max_aliases} aliases")
         return
     for i, alias in enumerate(party.aliases):
         c.text(f"{field}.aliases[{i}]", alias, required=True, limit=MAX_SHORT)
+        _check_name_words(c, f"{field}.aliases[{i}]", alias)
+
+
+def _check_name_words(c: FieldChecker, field: str, name: str) -> None:
+    """A name matching would compare in more words than MAX_NAME_WORDS is refused; a name over
+    the length limit is refused for that already and not keyed."""
+    if name.strip() and len(name) <= MAX_SHORT and len(name_key(name).parts) > MAX_NAME_WORDS:
+        c.fail(field, f"more than {MAX_NAME_WORDS} words (legal forms and words like 'of' aside)")
 
 
 def entry_item(entry: str) -> str:

@@ -21,7 +21,7 @@ from server import policy
 from server.clock import Clock
 from server.domain.consultations import check_screening
 from server.domain.countries import normalize_country
-from server.domain.denials import effective_status, entry_category, entry_item
+from server.domain.denials import MAX_NAME_WORDS, effective_status, entry_category, entry_item
 from server.domain.participants import Caller
 from server.errors import InvalidArgument
 from server.services.reads import record_read
@@ -50,8 +50,9 @@ def _stored_key(text: str) -> matching.NameKey:
 @functools.lru_cache(maxsize=20_000)
 def _decoded_key(text: str) -> matching.PlainKey:
     """Decoded match keys of recently compared denials, kept between screenings (as tuples, which
-    the garbage collector need not visit: see client.core.names)."""
-    return matching.NameKey.from_json(text).plain()
+    the garbage collector need not visit: see client.core.names). A name recorded before names
+    were bounded is compared on its first MAX_NAME_WORDS words."""
+    return matching.NameKey.from_json(text).first_words(MAX_NAME_WORDS).plain()
 
 
 def _party_names(prefix: str, party: denial_pb2.Party) -> list[tuple[str, str]]:
