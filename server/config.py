@@ -28,6 +28,9 @@ class Limits:
     default_page_size: int = 100
     max_sync_batch: int = 1000
     write_batch_max: int = 256
+    # Word pairs one ScreenTransaction may compare (see client.core.names.comparison_cost):
+    # about 20 microseconds each here, so a screening costs well under a second of CPU at most.
+    max_screening_word_pairs: int = 20_000
 
 
 @dataclass(frozen=True)
