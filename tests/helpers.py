@@ -136,15 +136,17 @@ def dual_use_payload(
     return payload
 
 
-def costly_name(rnd: random.Random, words: int = MAX_NAME_WORDS) -> str:
+def costly_name(rnd: random.Random, words: int = MAX_NAME_WORDS, stem: str = "Marakan") -> str:
     """A party name of `words` made-up words so alike that matching weighs every pair of them
     against each other: the costliest name to compare within the bounds."""
-    return " ".join("Marakan" + rnd.choice("aeiou") + rnd.choice("bdgkmt") for _ in range(words))
+    return " ".join(stem + rnd.choice("aeiou") + rnd.choice("bdgkmt") for _ in range(words))
 
 
-def costly_party(rnd: random.Random, aliases: int) -> denial_pb2.Party:
+def costly_party(rnd: random.Random, aliases: int, stem: str = "Marakan") -> denial_pb2.Party:
     return denial_pb2.Party(
-        name=costly_name(rnd), country="RU", aliases=[costly_name(rnd) for _ in range(aliases)]
+        name=costly_name(rnd, stem=stem),
+        country="RU",
+        aliases=[costly_name(rnd, stem=stem) for _ in range(aliases)],
     )
 
 
