@@ -14,6 +14,7 @@ import contextlib
 import functools
 import hashlib
 import threading
+import time
 from collections import Counter, deque
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
@@ -45,11 +46,19 @@ RETRIEVE = 32  # candidates compared per screening, the best-ranked by shared ra
 MAX_TOKEN_SHARE = 0.05  # blocking tokens shared by more denials than this are too common
 MAX_RESULTS = 200
 # Comparing names is the costly part of a screening. It runs on threads, so the hub keeps
-# answering other calls meanwhile: at most COMPARING_AT_ONCE screenings compare at once, at most
-# one of each caller, so that one authority cannot hold every turn; up to WAITING_PER_CALLER more
-# of the same caller wait for its turn, and a screening beyond those is refused.
+# answering other calls meanwhile: one screening of each caller at a time, so that one authority
+# cannot hold every turn, with up to WAITING_PER_CALLER more of the same caller waiting (beyond
+# those a screening is refused); and at most COMPARING_AT_ONCE screenings comparing at once.
 COMPARING_AT_ONCE = 2
 WAITING_PER_CALLER = 1
+# Comparing holds Python's global interpreter lock, which the hub's other threads (the event
+# loop, the store's) get back only every few milliseconds while it runs, on every hand-off: a
+# screening that has compared more than everyday ones do (PAUSE_AFTER word pairs) pauses PAUSE
+# seconds for every PAUSE_EVERY word pairs it compares beyond that (about a third of its time
+# here), so that everyone else gets through meanwhile.
+PAUSE_AFTER = 2_000
+PAUSE_EVERY = 100
+PAUSE = 0.001
 FINISHED_KEPT = 100  # screenings whose work the Screener remembers (see ScreeningWork)
 
 BUDGET_SPENT = (
@@ -57,7 +66,7 @@ BUDGET_SPENT = (
     "again with fewer aliases or shorter names, or the end-user and the consignee separately"
 )
 TOO_MANY_AT_ONCE = (
-    "screening refused: one screening of yours is being compared and another is waiting; "
+    "screening refused: one screening of yours is in progress and another is waiting; "
     "send this one when one of them has been answered"
 )
 
@@ -90,13 +99,20 @@ class ComparisonBudget:
         self.spent = 0
         self.spent_when_abandoned: int | None = None
         self._abandoned = threading.Event()
+        self._paused_at = 0
 
     def spend(self, word_pairs: int) -> None:
+        """Before comparing a pair of names: stop if the call is gone or the budget would be
+        overspent; pause now and then once this is a costly screening."""
         if self._abandoned.is_set():
             raise _Abandoned
         if self.spent + word_pairs > self.limit:
             raise ResourceExhausted(BUDGET_SPENT)
         self.spent += word_pairs
+        since = self.spent - self._paused_at
+        if self.spent > PAUSE_AFTER and since >= PAUSE_EVERY:
+            time.sleep(PAUSE * since / PAUSE_EVERY)
+            self._paused_at = self.spent
 
     def abandon(self) -> None:
         self.spent_when_abandoned = self.spent
@@ -115,7 +131,8 @@ class ScreeningWork:
 
 
 class CallerShare:
-    """Turns at comparing names: COMPARING_AT_ONCE over all callers, one per caller."""
+    """Turns at screening: one screening of each caller at a time, with WAITING_PER_CALLER more
+    of its screenings waiting; and COMPARING_AT_ONCE screenings comparing over all callers."""
 
     def __init__(self, at_once: int, waiting_per_caller: int) -> None:
         self._slots = asyncio.Semaphore(at_once)
@@ -124,29 +141,28 @@ class CallerShare:
         self._turns: dict[str, asyncio.Lock] = {}
 
     def admitted(self, caller_id: str) -> int:
-        """The caller's screenings in progress: comparing, waiting for a turn, or before that."""
+        """The caller's screenings in progress or waiting for its turn."""
         return self._admitted[caller_id]
 
     @contextlib.asynccontextmanager
-    async def admit(self, caller_id: str) -> AsyncIterator[None]:
-        """One more screening of the caller, unless it already has as many as may wait."""
+    async def turn(self, caller_id: str) -> AsyncIterator[None]:
+        """The caller's turn, after its screenings before this one; refused if as many as may
+        wait are waiting already."""
         if self._admitted[caller_id] > self._waiting_per_caller:
             raise ResourceExhausted(TOO_MANY_AT_ONCE)
         self._admitted[caller_id] += 1
         try:
-            yield
+            async with self._turns.setdefault(caller_id, asyncio.Lock()):
+                yield
         finally:
             self._admitted[caller_id] -= 1
             if not self._admitted[caller_id]:
                 del self._admitted[caller_id]
-                self._turns.pop(caller_id, None)
+                del self._turns[caller_id]
 
-    @contextlib.asynccontextmanager
-    async def turn(self, caller_id: str) -> AsyncIterator[None]:
-        """Wait for the caller's turn, then for a free slot (inside `admit`)."""
-        turn = self._turns.setdefault(caller_id, asyncio.Lock())
-        async with turn, self._slots:
-            yield
+    def slot(self) -> asyncio.Semaphore:
+        """One of the COMPARING_AT_ONCE slots for comparing, taken during a caller's turn."""
+        return self._slots
 
 
 def _party_names(prefix: str, party: denial_pb2.Party) -> list[tuple[str, str]]:
@@ -251,7 +267,7 @@ class Screener:
             raise InvalidArgument.field("max_results", f"at most {MAX_RESULTS}")
         tx = request.transaction
         check_screening(tx)
-        async with self._share.admit(caller.id):
+        async with self._share.turn(caller.id):
             return await self._screen(caller, request)
 
     async def _screen(
@@ -295,7 +311,7 @@ class Screener:
                 scored.append(candidate)
             return scored
 
-        async with self._share.turn(caller.id):
+        async with self._share.slot():
             scored = await self._on_thread(caller, score)
         scored.sort(key=lambda c: (-c.score, c.reference))
         response = consultation_pb2.ScreenTransactionResponse(
