@@ -59,7 +59,7 @@ WAITING_PER_CALLER = 1
 PAUSE_AFTER = 2_000
 PAUSE_EVERY = 100
 PAUSE = 0.001
-FINISHED_KEPT = 100  # screenings whose work the Screener remembers (see ScreeningWork)
+FINISHED_KEPT = 1_000  # screenings whose work the Screener remembers (see ScreeningWork)
 
 BUDGET_SPENT = (
     "screening stopped: its names need more comparisons than one screening may make; screen "

@@ -14,7 +14,8 @@ from another child process (tests/bench/_screen_client.py): alone, then while NL
 alternating order over the rounds. Reported: DE's p50/p95 latency alone and under attack and
 their ratio (attack / alone), the hub's CPU per attacking call (measured with NL attacking alone,
 one call at a time), the word pairs each attacking call compared against what it would have
-needed without a budget, and the attacking calls' status codes. Absolute times are context only;
+needed without a budget, the attacking calls' status codes, and the word pairs DE's everyday
+screenings compared (as a share of the budget). Absolute times are context only;
 nothing asserts on them. In CI mode (no ECX_BENCH_FULL) a tiny version checks correctness: DE's
 answers are the same with and without the attack, and every attacking call is refused.
 
@@ -167,6 +168,7 @@ async def test_everyday_screening_while_another_authority_attacks(
         attack_cpu_s = (cpu_seconds() - cpu_before) / alone["calls"]
         attack_work = [w.word_pairs for w in hub.screener.finished if w.caller_id == ATTACKER]
 
+        everyday_work: list[int] = []  # word pairs of each of DE's screenings, unattacked
         for round_no in range(ROUNDS):
             order = ["alone", "attack"] if round_no % 2 == 0 else ["attack", "alone"]
             for phase in order:
@@ -174,8 +176,10 @@ async def test_everyday_screening_while_another_authority_attacks(
                 reader_args = [hub.address, str(pki.identity(READER)), str(queries_file), str(out)]
                 started = time.perf_counter()
                 if phase == "alone":
+                    hub.screener.finished.clear()
                     child = await run_child("_screen_client.py", *reader_args)
                     report: dict[str, Any] = {}
+                    everyday_work += [w.word_pairs for w in hub.screener.finished]
                 else:
                     async with attacking(hub, [*attacker_args, str(ATTACK_LOOPS)], stop) as task:
                         child = await run_child("_screen_client.py", *reader_args)
@@ -203,6 +207,12 @@ async def test_everyday_screening_while_another_authority_attacks(
         assert set(run["attacker"]["codes"]) == {"RESOURCE_EXHAUSTED"}
     assert attack_work
     assert max(attack_work) <= budget
+    assert len(everyday_work) == ROUNDS * (len(queries) + len(warmup))
+    everyday = {
+        "p50": percentile(everyday_work, 50),
+        "p99": percentile(everyday_work, 99),
+        "max": max(everyday_work),
+    }
 
     pooled = {
         phase: latency([r for run in phase_runs for r in run["records"]])
@@ -241,6 +251,10 @@ async def test_everyday_screening_while_another_authority_attacks(
         f"{needed:,} it asks for (budget {budget:,}); {attack_calls} attacking calls in the "
         f"{attack_phase_s:.1f}s of the attack phases"
     )
+    print(
+        f"DE's everyday screenings compared p50 {everyday['p50']:,} / p99 {everyday['p99']:,} / "
+        f"max {everyday['max']:,} word pairs: {everyday['p99'] / budget:.1%} of the budget at p99"
+    )
     write_result(
         "screening_attack",
         {
@@ -267,6 +281,7 @@ async def test_everyday_screening_while_another_authority_attacks(
                 "attack_call_hub_cpu_ms": attack_cpu_s * 1000,
                 "attack_call_word_pairs": max(attack_work),
                 "attack_word_pairs_without_budget": needed,
+                "everyday_word_pairs": everyday,
                 "attack_calls": attack_calls,
                 "attack_phases_s": attack_phase_s,
             },
