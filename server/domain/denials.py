@@ -47,9 +47,10 @@ MAX_ADDRESS = 500
 MAX_TEXT = 4000
 MAX_ALIASES = 20
 # Words of one party name that matching compares (legal forms and words such as "of" are not
-# words here): real names rarely reach 12, "Federal State Budgetary Educational Institution of
-# Higher Education Moscow State Technical University named after N.E. Bauman" has 16. Comparing
-# two names costs the product of their words, so this bounds what one comparison costs.
+# words here): real names rarely reach 12; "Federal State Budgetary Educational Institution of
+# Higher Education Moscow State Technical University named after N.E. Bauman (National Research
+# University)" has 16. Comparing two names costs the product of their words, so this bounds
+# what one comparison costs.
 MAX_NAME_WORDS = 24
 MAX_ENTRIES = 50
 MAX_REASONS = 16
