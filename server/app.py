@@ -68,6 +68,9 @@ class Hub:
         self.config = config
         self.clock = clock or SystemClock()
         self.store = SqliteStore(config.store, batch_max=config.limits.write_batch_max)
+        self.screener = Screener(
+            self.store, self.clock, max_word_pairs=config.limits.max_screening_word_pairs
+        )
         self.port = 0
         self._server: grpc.aio.Server | None = None
         self._summaries: asyncio.Task[None] | None = None
@@ -116,7 +119,7 @@ class Hub:
                 registry,
                 self.clock,
                 ConsultationRules(answer_days=cfg.consultation_answer_days),
-                Screener(self.store, self.clock),
+                self.screener,
             ),
         )
         age_ms = cfg.limits.max_connection_age_seconds * 1000

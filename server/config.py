@@ -35,6 +35,9 @@ class Limits:
     refusals_per_minute: int = 120
     # How often the counted refusals are written to the exchange log as summary entries.
     refusal_summary_seconds: int = 60
+    # Word pairs one ScreenTransaction may compare (see client.core.names.comparison_cost):
+    # about 20 microseconds each here, so a screening costs well under a second of CPU at most.
+    max_screening_word_pairs: int = 20_000
 
 
 _LISTEN = Key("listen", text("HOST:PORT", lambda v: ":" in v), "127.0.0.1:50051")

@@ -7,23 +7,26 @@ import contextlib
 import dataclasses
 import datetime as dt
 import os
+import random
 import re
 import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 
 from certs.devpki import DevPki
 from client.api import EcxClient
 from client.core.chain import denial_statement, link_after
 from client.identity import Identity
-from ecx.v1 import common_pb2, denial_pb2
+from ecx.v1 import common_pb2, consultation_pb2, denial_pb2
 from server.app import Hub
 from server.clock import FixedClock
 from server.config import HubConfig
+from server.domain.consultations import MAX_SCREENED_ALIASES
+from server.domain.denials import MAX_ALIASES, MAX_NAME_WORDS
 
 ROOT = Path(__file__).resolve().parent.parent
 START = dt.datetime(2026, 11, 28, 12, 0, tzinfo=dt.UTC)
@@ -54,6 +57,25 @@ def hub_config(pki: DevPki, store: Path, **limits: int) -> HubConfig:
     config = HubConfig.load(pki.hub_config)
     new_limits = dataclasses.replace(config.limits, **limits)
     return dataclasses.replace(config, listen="127.0.0.1:0", store=store, limits=new_limits)
+
+
+@asynccontextmanager
+async def running_hub(pki: DevPki, store: Path, **limits: int) -> AsyncIterator[RunningHub]:
+    """A hub like the `hub` fixture's, with other limits."""
+    clock = FixedClock(START)
+    async with Hub(hub_config(pki, store, **limits), clock=clock) as running:
+        yield RunningHub(running, pki, clock, store)
+
+
+async def eventually(condition: Callable[[], bool], *, within: float = 60.0) -> None:
+    """Wait until `condition` holds, looking often; fail if it still does not after `within`
+    seconds (a bound on the wait, never a measurement)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while not condition():
+        if loop.time() > deadline:
+            raise AssertionError(f"still not so after {within:g}s")
+        await asyncio.sleep(0.01)
 
 
 def party(name: str, country: str, *aliases: str) -> denial_pb2.Party:
@@ -135,6 +157,42 @@ def first_version(payload: denial_pb2.DenialPayload) -> denial_pb2.Denial:
 def following(after: denial_pb2.Denial) -> common_pb2.VersionLink:
     """The link of a statement that follows a denial version."""
     return link_after(after.version, denial_statement(after)).to_proto()
+
+
+def costly_name(rnd: random.Random, words: int = MAX_NAME_WORDS, stem: str = "Marakan") -> str:
+    """A party name of `words` made-up words so alike that matching weighs every pair of them
+    against each other: the costliest name to compare within the bounds."""
+    return " ".join(stem + rnd.choice("aeiou") + rnd.choice("bdgkmt") for _ in range(words))
+
+
+def costly_party(rnd: random.Random, aliases: int, stem: str = "Marakan") -> denial_pb2.Party:
+    return denial_pb2.Party(
+        name=costly_name(rnd, stem=stem),
+        country="RU",
+        aliases=[costly_name(rnd, stem=stem) for _ in range(aliases)],
+    )
+
+
+def costly_denial(reference: str, rnd: random.Random) -> denial_pb2.DenialPayload:
+    """An NL denial whose end-user and consignee carry as many costly aliases as allowed."""
+    return dual_use_payload(
+        reference,
+        "NL",
+        end_user=costly_party(rnd, MAX_ALIASES),
+        consignee=costly_party(rnd, MAX_ALIASES),
+    )
+
+
+def costly_transaction(rnd: random.Random) -> consultation_pb2.Transaction:
+    """A transaction to screen naming as many costly names as allowed, alike those of
+    `costly_denial`, so every one of them is compared with every one of theirs."""
+    return consultation_pb2.Transaction(
+        regime=denial_pb2.DUAL_USE,
+        destination_country="RU",
+        control_entries=["3B001.f"],
+        end_user=costly_party(rnd, MAX_SCREENED_ALIASES),
+        consignee=costly_party(rnd, MAX_SCREENED_ALIASES),
+    )
 
 
 def current_dual_use_payload(reference: str, state: str = "NL") -> denial_pb2.DenialPayload:

@@ -27,6 +27,10 @@ from server.domain.denials import (
 from server.errors import FailedPrecondition, InvalidArgument
 
 MAX_DENIALS = 20
+# Aliases of each party of a screened transaction: a licence application names its parties, and
+# the officer may add the few other spellings known. Every name is compared with every name of
+# each candidate denial, so each alias adds a full round of comparisons.
+MAX_SCREENED_ALIASES = 8
 
 
 @dataclass(frozen=True)
@@ -72,10 +76,11 @@ def check_transaction(c: FieldChecker, prefix: str, tx: consultation_pb2.Transac
     c.country(f"{prefix}.destination_country", tx.destination_country)
     if not tx.end_user.name and not tx.consignee.name:
         c.fail(f"{prefix}.end_user.name", "an end-user or consignee name is required")
+    aliases = MAX_SCREENED_ALIASES
     if tx.HasField("end_user"):
-        check_party(c, f"{prefix}.end_user", tx.end_user, required=False)
+        check_party(c, f"{prefix}.end_user", tx.end_user, required=False, max_aliases=aliases)
     if tx.HasField("consignee"):
-        check_party(c, f"{prefix}.consignee", tx.consignee, required=False)
+        check_party(c, f"{prefix}.consignee", tx.consignee, required=False, max_aliases=aliases)
     if tx.control_entries or tx.regime:
         check_entries(c, f"{prefix}.control_entries", tx.regime, tx.control_entries)
     c.text(

@@ -17,6 +17,7 @@ from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import DecodeError, Message
 
 from client.core.chain import SHA256_BYTES, Link, first_link, link_after
+from client.core.names import name_key
 from client.core.text import LINE_UNSAFE, TEXT_UNSAFE, escape_line
 from ecx.v1 import denial_pb2
 from ecx.v1.common_pb2 import VersionLink
@@ -45,6 +46,12 @@ MAX_SHORT = 300
 MAX_ADDRESS = 500
 MAX_TEXT = 4000
 MAX_ALIASES = 20
+# Words of one party name that matching compares (legal forms and words such as "of" are not
+# words here): real names rarely reach 12; "Federal State Budgetary Educational Institution of
+# Higher Education Moscow State Technical University named after N.E. Bauman (National Research
+# University)" has 16. Comparing two names costs the product of their words, so this bounds
+# what one comparison costs.
+MAX_NAME_WORDS = 24
 MAX_ENTRIES = 50
 MAX_REASONS = 16
 MAX_VIOLATIONS = 20
@@ -301,15 +308,31 @@ class DenialContent:
         return cls(p.reference, p.regime, issuing_state, destination, denial_date, p, link)
 
 
-def check_party(c: FieldChecker, field: str, party: denial_pb2.Party, *, required: bool) -> None:
+def check_party(
+    c: FieldChecker,
+    field: str,
+    party: denial_pb2.Party,
+    *,
+    required: bool,
+    max_aliases: int = MAX_ALIASES,
+) -> None:
     c.text(f"{field}.name", party.name, required=required, limit=MAX_SHORT)
+    _check_name_words(c, f"{field}.name", party.name)
     c.country(f"{field}.country", party.country, required=required or bool(party.name))
     c.text(f"{field}.address", party.address, required=False, limit=MAX_ADDRESS, multiline=True)
-    if len(party.aliases) > MAX_ALIASES:
-        c.fail(f"{field}.aliases", f"more than {MAX_ALIASES} aliases")
+    if len(party.aliases) > max_aliases:
+        c.fail(f"{field}.aliases", f"more than {max_aliases} aliases")
         return
     for i, alias in enumerate(party.aliases):
         c.text(f"{field}.aliases[{i}]", alias, required=True, limit=MAX_SHORT)
+        _check_name_words(c, f"{field}.aliases[{i}]", alias)
+
+
+def _check_name_words(c: FieldChecker, field: str, name: str) -> None:
+    """A name matching would compare in more words than MAX_NAME_WORDS is refused; a name over
+    the length limit is refused for that already and not keyed."""
+    if name.strip() and len(name) <= MAX_SHORT and len(name_key(name).parts) > MAX_NAME_WORDS:
+        c.fail(field, f"more than {MAX_NAME_WORDS} words (legal forms and words like 'of' aside)")
 
 
 def entry_item(entry: str) -> str:

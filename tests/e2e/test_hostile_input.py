@@ -8,18 +8,26 @@ import asyncio
 import logging
 import random
 import sqlite3
-import string
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import grpc
 import pytest
 
+from certs.devpki import DevPki
 from client.core.envelope import DENIAL_PAYLOAD_TYPE, sign
 from client.errors import RemoteError
-from ecx.v1 import consultation_pb2, denial_pb2, denial_pb2_grpc
+from ecx.v1 import denial_pb2, denial_pb2_grpc
 from server.domain.denials import MAX_VIOLATIONS
-from tests.helpers import RunningHub, dual_use_payload, military_payload
+from tests.helpers import (
+    RunningHub,
+    costly_denial,
+    costly_transaction,
+    eventually,
+    military_payload,
+    running_hub,
+)
 
 INVALID_ARGUMENT = grpc.StatusCode.INVALID_ARGUMENT
 # A field number no ecx message uses, length-delimited: b"abc" as field 999.
@@ -185,46 +193,24 @@ async def test_an_unexpected_error_is_logged_by_kind_and_place_without_traceback
     assert all(r.exc_info is None for r in caplog.records)
 
 
-def _long_name(rnd: random.Random, vocabulary: list[str]) -> str:
-    words: list[str] = []
-    while len(" ".join(words)) < 280:
-        words.append(rnd.choice(vocabulary))
-    return " ".join(words)
-
-
-async def test_a_costly_screening_does_not_hold_up_other_callers(hub: RunningHub) -> None:
-    """Names of 40 words with 20 aliases each make comparing names take seconds: meanwhile, the
-    hub answers everyone else."""
+async def test_a_costly_screening_does_not_hold_up_other_callers(
+    pki: DevPki, tmp_path: Path
+) -> None:
+    """Names of 24 alike words with 20 aliases each make comparing names take seconds when the
+    hub allows that much: meanwhile, the hub answers everyone else."""
     rnd = random.Random(7)
-    vocabulary = [
-        "".join(rnd.choices(string.ascii_lowercase, k=rnd.randint(5, 9))) for _ in range(300)
-    ]
-
-    def long_party() -> denial_pb2.Party:
-        return denial_pb2.Party(
-            name=_long_name(rnd, vocabulary),
-            country="RU",
-            aliases=[_long_name(rnd, vocabulary) for _ in range(20)],
-        )
-
-    payload = dual_use_payload("NL-2026-0900", "NL")
-    payload.end_user.CopyFrom(long_party())
-    payload.consignee.CopyFrom(long_party())
-    transaction = consultation_pb2.Transaction(
-        regime=denial_pb2.DUAL_USE,
-        destination_country="RU",
-        control_entries=["3B001.f"],
-        end_user=denial_pb2.Party(
-            name=_long_name(rnd, vocabulary),
-            country="RU",
-            aliases=[_long_name(rnd, vocabulary) for _ in range(3)],
-        ),
-    )
-    async with hub.client("nl") as nl, hub.client("de", timeout=300) as de, hub.client("fr") as fr:
-        await nl.submit_denial(payload)
+    transaction = costly_transaction(rnd)
+    del transaction.end_user.aliases[3:]
+    transaction.ClearField("consignee")
+    async with (
+        running_hub(pki, tmp_path / "ecx.db", max_screening_word_pairs=10**9) as hub,
+        hub.client("nl") as nl,
+        hub.client("de", timeout=300) as de,
+        hub.client("fr") as fr,
+    ):
+        await nl.submit_denial(costly_denial("NL-2026-0900", rnd))
         screening = asyncio.create_task(de.consultations.screen(transaction))
-        await asyncio.sleep(0.1)  # the screening has reached its comparisons
-        assert not screening.done()
+        await eventually(lambda: hub.hub.screener.comparing() == ["de"])
         who = await fr.whoami()
         assert who.id == "fr"
         assert not screening.done()  # fr was answered while DE's names were still compared

@@ -34,8 +34,8 @@ ALLOWED_KEYS = {
     "store": "path",
     "log": "origin, signing_key",
     "limits": "default_page_size, max_connection_age_seconds, max_message_bytes, max_page_size,"
-    " max_sync_batch, refusal_burst, refusal_summary_seconds, refusals_per_minute,"
-    " write_batch_max",
+    " max_screening_word_pairs, max_sync_batch, refusal_burst, refusal_summary_seconds,"
+    " refusals_per_minute, write_batch_max",
     "denials": "validity_years",
     "consultations": "answer_days",
     "logging": "handshake_summary_seconds",

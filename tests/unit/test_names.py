@@ -18,6 +18,7 @@ from client.core.names import (
     NameKey,
     NameMatch,
     Tier,
+    comparison_cost,
     index_tokens,
     match_names,
     match_with_aliases,
@@ -668,3 +669,19 @@ def test_a_short_name_in_arabic_script_keys_on_the_whole_name() -> None:
     keys = index_tokens(name_key("غاغ ذ.م.م"))
     assert keys & index_tokens(name_key("غاغ")) - {k for k in keys if k.startswith("a:")}
     assert not keys & index_tokens(name_key("بوب"))
+
+
+def test_the_first_words_of_a_long_name_key_as_those_words_alone() -> None:
+    """A name stored before names were bounded is compared on its first words only: the same
+    key as the name written with those words alone, apart from what was written."""
+    long = name_key("Zephyrine Marlowe Avionics Quillon Brastead Ostrova Kiln Trading LLC")
+    first = long.first_words(3)
+    alone = name_key("Zephyrine Marlowe Avionics LLC")
+    assert first.original == long.original
+    assert first._replace(original=alone.original) == alone
+    assert long.first_words(len(long.parts)) is long
+
+
+def test_comparing_costs_the_product_of_the_words() -> None:
+    three, four = name_key("Gulf Defence Trading"), name_key("Radio Engineering Plant Moscow")
+    assert comparison_cost(three, four) == comparison_cost(four, three) == (3 + 1) * (4 + 1)

@@ -24,6 +24,7 @@ from client.core.names.matching import (
     DEFAULT_THRESHOLD,
     MATCH_FLOOR,
     NameMatch,
+    comparison_cost,
     match_names,
     match_with_aliases,
 )
@@ -37,6 +38,7 @@ __all__ = [
     "PlainKey",
     "PlainToken",
     "Tier",
+    "comparison_cost",
     "index_tokens",
     "match_names",
     "match_with_aliases",

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
+from collections.abc import Sequence
 from functools import lru_cache
 from typing import NamedTuple
 
@@ -186,6 +187,13 @@ class NameKey(NamedTuple):
     def from_plain(cls, plain: PlainKey) -> NameKey:
         token = NameToken._make
         return cls._make((*plain[:4], tuple([token(t) for t in plain[4]]), *plain[5:]))
+
+    def first_words(self, limit: int) -> NameKey:
+        """The key of the name's first `limit` words, so that comparing one name costs a bounded
+        amount however long a name stored before names were bounded is."""
+        if len(self.parts) <= limit:
+            return self
+        return _key_of(self.original, self.parts[:limit], self.legal_forms, self.scripts)
 
     @property
     def acronym_letters(self) -> str:
@@ -407,15 +415,21 @@ def _name_key(name: str) -> NameKey:
             for w in " ".join(legal).split()
         ]
         legal = []
+    return _key_of(name, parts, tuple(legal), tuple(sorted(scripts)))
+
+
+def _key_of(
+    original: str, parts: Sequence[NameToken], legal: tuple[str, ...], scripts: tuple[str, ...]
+) -> NameKey:
     tokens = tuple(p.text for p in parts)
     return NameKey(
-        original=name,
+        original=original,
         normalized=" ".join(tokens),
         tokens=tokens,
         acronym="".join(p.abbreviations()[-1] for p in parts if p.tier != Tier.SHORT),
         parts=tuple(parts),
-        legal_forms=tuple(legal),
-        scripts=tuple(sorted(scripts)),
+        legal_forms=legal,
+        scripts=scripts,
         compact="".join(p.skeleton for p in parts if p.tier not in (Tier.KIND, Tier.SHORT)),
     )
 

@@ -315,6 +315,12 @@ def match_names(query: NameKey, candidate: NameKey) -> NameMatch | None:
     return NameMatch(round(score, 4), "fuzzy", _join(detail, context))
 
 
+def comparison_cost(query: NameKey, candidate: NameKey) -> int:
+    """What `match_names` costs, in word pairs: it weighs every word of one name against every
+    word of the other (and each name counts one more, for the work of any comparison)."""
+    return (len(query.parts) + 1) * (len(candidate.parts) + 1)
+
+
 def match_with_aliases(
     query: NameKey, name: NameKey, aliases: Iterable[NameKey] = ()
 ) -> NameMatch | None:
