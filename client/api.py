@@ -36,7 +36,7 @@ from client.core.envelope import (
     verify_envelope,
     verifying_key_of,
 )
-from client.core.merkle import leaf_hash, verify_inclusion
+from client.core.merkle import check_inclusion, leaf_hash, verify_inclusion
 from client.errors import RemoteError, VerificationError
 from client.identity import Identity
 from ecx.v1 import (
@@ -52,6 +52,8 @@ from ecx.v1 import (
 )
 
 T = TypeVar("T")
+# The actions that write a denial: their entries name the version they created.
+DENIAL_WRITES = ("SubmitDenial", "AmendDenial", "RevokeDenial", "RenewDenial")
 DEFAULT_SERVER = "127.0.0.1:50051"
 
 
@@ -478,6 +480,47 @@ class AuditClient:
         if object_id not in entry.object_ids or entry.outcome != "OK":
             raise VerificationError(f"log entry {denial.log_index} is not about {object_id}")
         return checkpoint
+
+    async def prove_latest(self, denial: denial_pb2.Denial) -> tuple[Checkpoint, int]:
+        """Prove that this version is the latest the signed log records for its denial: every
+        write of the denial the log holds (each with an inclusion proof against one verified
+        checkpoint) names a version no later than this one. A hub that hides a later version
+        (a revocation, say) from its store or its answers is caught here, unless it also hides
+        the log entry, which the log's consistency and the national copies catch. Returns the
+        checkpoint and the number of versions the log records."""
+        checkpoint = await self.prove_denial(denial)
+        prefix = f"denial:{denial.reference}:v"
+        versions: set[int] = set()
+        query = audit_pb2.QueryLogRequest(object_id=f"denial:{denial.reference}")
+        async for logged in self.query(query):
+            if logged.index >= checkpoint.size:
+                continue
+            entry = audit_pb2.LogEntry.FromString(logged.entry)
+            if entry.outcome != "OK" or entry.action not in DENIAL_WRITES:
+                continue
+            response = await self.inclusion_proof(logged.index, checkpoint.size)
+            result = check_inclusion(
+                logged.index,
+                checkpoint.size,
+                leaf_hash(logged.entry),
+                list(response.proof),
+                checkpoint.root,
+            )
+            if not result.ok:
+                raise VerificationError(f"log entry {logged.index} is not in the signed log")
+            for object_id in entry.object_ids:
+                if object_id.startswith(prefix) and object_id[len(prefix) :].isdigit():
+                    versions.add(int(object_id[len(prefix) :]))
+        if denial.version not in versions:
+            raise VerificationError(
+                f"{denial.reference}: the signed log records no version {denial.version}"
+            )
+        if max(versions) != denial.version:
+            raise VerificationError(
+                f"{denial.reference}: the signed log records version {max(versions)}, the hub"
+                f" shows version {denial.version} as the latest"
+            )
+        return checkpoint, len(versions)
 
 
 class ConsultationClient:

@@ -31,6 +31,7 @@ from server.services.consultations import ConsultationDesk
 from server.services.denials import DenialExchange
 from server.services.participants import ParticipantDirectory
 from server.services.screening import Screener
+from server.services.signed import SignedState
 from server.store.sqlite import SqliteStore
 
 log = logging.getLogger(__name__)
@@ -104,15 +105,11 @@ class Hub:
             burst=cfg.limits.refusal_burst,
         )
         gate = RpcGate(authenticator, self.store, self.clock, self.refusals)
+        denial_rules = DenialRules(validity_years=cfg.validity_years)
+        signed = SignedState(registry, denial_rules)
         implementations = (
             ParticipantDirectory(registry),
-            DenialExchange(
-                self.store,
-                registry,
-                self.clock,
-                cfg.limits,
-                DenialRules(validity_years=cfg.validity_years),
-            ),
+            DenialExchange(self.store, registry, self.clock, cfg.limits, denial_rules, signed),
             ExchangeLog(self.store, self.clock, log_key, cfg.log_origin),
             ConsultationDesk(
                 self.store,
@@ -120,6 +117,7 @@ class Hub:
                 self.clock,
                 ConsultationRules(answer_days=cfg.consultation_answer_days),
                 self.screener,
+                signed,
             ),
         )
         age_ms = cfg.limits.max_connection_age_seconds * 1000

@@ -100,6 +100,11 @@ class StoreUnavailable(InfrastructureError):
     """The store refused or failed the operation; retrying with the same request_id is safe."""
 
 
+class StoreDamaged(InfrastructureError):
+    """What the store holds is not what its authors signed: the hub will not serve it as if it
+    were. Operators find the first damaged record with `ecx-server verify-log`."""
+
+
 class ConfigError(InfrastructureError):
     """The hub's configuration is unusable."""
 
@@ -117,6 +122,7 @@ STATUS_CODES: tuple[tuple[type[EcxError], grpc.StatusCode], ...] = (
     (AlreadyExists, grpc.StatusCode.ALREADY_EXISTS),
     (FailedPrecondition, grpc.StatusCode.FAILED_PRECONDITION),
     (StoreUnavailable, grpc.StatusCode.UNAVAILABLE),
+    (StoreDamaged, grpc.StatusCode.DATA_LOSS),
     (RevocationUnknown, grpc.StatusCode.UNAVAILABLE),
     (ResourceExhausted, grpc.StatusCode.RESOURCE_EXHAUSTED),
     (CallerError, grpc.StatusCode.INVALID_ARGUMENT),

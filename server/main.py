@@ -14,11 +14,15 @@ from pathlib import Path
 
 from server.app import Hub, load_log_key
 from server.config import HubConfig
+from server.domain.consultations import ConsultationRules
+from server.domain.denials import DenialRules
 from server.errors import EcxError
 from server.logs import LOG_FORMAT, CoreLogRelay
+from server.registry import Registry
 from server.services.screening import rebuild_index
 from server.store.sqlite import SqliteStore
-from server.verify_log import verify_store
+from server.verify_log import LogReport, verify_store
+from server.verify_records import verify_records
 from server.workers import WorkerPool, stop_when_orphaned
 
 
@@ -117,8 +121,21 @@ def _verify_log(config_path: Path, seen: list[Path]) -> int:
         return 2
     report = verify_store(config.store, key, config.log_origin, notes)
     if report.ok:
-        print(f"log verified: {report.message}")
-        return 0
+        try:
+            registry = Registry.load(config.registry)
+        except EcxError as e:
+            print(f"ecx-server: {e.message}", file=sys.stderr)
+            return 2
+        records = verify_records(
+            config.store,
+            registry,
+            DenialRules(validity_years=config.validity_years),
+            ConsultationRules(answer_days=config.consultation_answer_days),
+        )
+        if records.ok:
+            print(f"log verified: {report.message}; {records.message}")
+            return 0
+        report = LogReport(False, report.entries, records.message, records.first_bad_index)
     where = (
         f" (first bad index {report.first_bad_index})" if report.first_bad_index is not None else ""
     )

@@ -7,9 +7,10 @@ so authorization is decided in one place.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Mapping
 
 from ecx.v1 import denial_pb2
+from server.domain.exchange_log import ROLE_PARTY, Reader
 from server.domain.participants import Caller, Role
 from server.errors import NotFound, PermissionDenied
 
@@ -63,15 +64,31 @@ def authorize_rpc(caller: Caller, method: str) -> None:
         raise PermissionDenied(f"{caller.id} may not call {method.rsplit('/', 1)[-1]}")
 
 
+# Regimes whose denials each role reads: military to member-state authorities (CP 2008/944
+# Art. 4), dual-use also to the Commission (Reg. 2021/821 Art. 16(6)).
+_READABLE = {
+    Role.AUTHORITY: frozenset({denial_pb2.MILITARY, denial_pb2.DUAL_USE}),
+    Role.COMMISSION: frozenset({denial_pb2.DUAL_USE}),
+}
+
+
 def readable_regimes(caller: Caller) -> frozenset[int]:
-    """Regimes whose denials the caller may read: military to member-state authorities (CP 2008/944
-    Art. 4), dual-use also to the Commission (Reg. 2021/821 Art. 16(6))."""
-    regimes: set[int] = set()
-    if caller.participant.has(Role.AUTHORITY):
-        regimes |= {denial_pb2.MILITARY, denial_pb2.DUAL_USE}
-    if caller.participant.has(Role.COMMISSION):
-        regimes.add(denial_pb2.DUAL_USE)
-    return frozenset(regimes)
+    """Regimes whose denials the caller may read."""
+    return frozenset().union(*(_READABLE.get(r, frozenset()) for r in caller.participant.roles))
+
+
+def denial_audience(regime: int) -> tuple[str, ...]:
+    """The role parties of a denial's write entries: all who may read the denial may read that
+    it was written (never what), so each can tell the latest version it is shown from the log."""
+    roles = [r for r in (Role.AUTHORITY, Role.COMMISSION) if regime in _READABLE[r]]
+    return tuple(ROLE_PARTY + r.value for r in roles)
+
+
+def log_reader(caller: Caller) -> Reader | None:
+    """Whom the caller answers to in the exchange log; None for auditors, who read all of it."""
+    if caller.participant.has(Role.AUDITOR):
+        return None
+    return (caller.id, *sorted(ROLE_PARTY + r.value for r in caller.participant.roles))
 
 
 def authorize_denial_read(caller: Caller, regime: int, reference: str) -> None:
@@ -89,12 +106,32 @@ def authorize_denial_change(caller: Caller, issuer: str, regime: int, reference:
         )
 
 
+def may_read_consultation(
+    caller: Caller, requester: str, responder: str, *, granted: bool, regime: int
+) -> bool:
+    """Consultations are bilateral: the two parties read them. A grant despite a denial is
+    notified to the denying state (CP 2008/944 Art. 4(2)) and, for dual-use, to every member
+    state and the Commission (Reg. 2021/821 Art. 16(5)), who then read it too."""
+    if caller.id in (requester, responder):
+        return True
+    return (
+        granted
+        and regime == denial_pb2.DUAL_USE
+        and bool(caller.participant.roles & _CONSULTATION_PARTIES)
+    )
+
+
 def authorize_consultation_read(
-    caller: Caller, requester: str, responder: str, notified: Collection[str], reference: str
+    caller: Caller,
+    requester: str,
+    responder: str,
+    reference: str,
+    *,
+    granted: bool,
+    regime: int,
 ) -> None:
-    """Consultations are bilateral: the two parties, and those notified of the decision.
-    Anyone else is told it does not exist."""
-    if caller.id not in (requester, responder) and caller.id not in notified:
+    """Anyone who may not read a consultation is told it does not exist."""
+    if not may_read_consultation(caller, requester, responder, granted=granted, regime=regime):
         raise NotFound(f"no consultation {reference}")
 
 

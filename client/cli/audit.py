@@ -36,7 +36,12 @@ def register(nouns: Any) -> None:
     query.add_argument("--until", type=_time)
     query.add_argument("--actor", default="")
     query.add_argument("--action", default="", help="e.g. SubmitDenial")
-    query.add_argument("--object", default="", help="e.g. denial:NL-2026-0001:v1")
+    query.add_argument(
+        "--object",
+        default="",
+        help="a reference (every entry naming it), an object (denial:NL-2026-0001) or one"
+        " version (denial:NL-2026-0001:v1)",
+    )
     query.add_argument("--outcome", default="", help="OK or a status code, e.g. PERMISSION_DENIED")
     query.add_argument("--limit", type=int, default=1000, help="at most this many entries")
     query.set_defaults(command=_query)

@@ -50,7 +50,9 @@ def register(nouns: Any) -> None:
     get.add_argument("reference")
     get.add_argument("--versions", action="store_true", help="show every version")
     get.add_argument(
-        "--verify", action="store_true", help="also prove the version is in the signed exchange log"
+        "--verify",
+        action="store_true",
+        help="also prove the version is in the signed exchange log, and the latest it records",
     )
     get.set_defaults(command=_get)
 
@@ -122,6 +124,13 @@ async def _get(client: EcxClient, args: argparse.Namespace) -> None:
             checkpoint = await client.audit.prove_denial(denial)
             view["log_inclusion_verified"] = {"tree_size": checkpoint.size}
             line += f", in signed log of {checkpoint.size}"
+            if denial is shown[-1]:
+                checkpoint, logged = await client.audit.prove_latest(denial)
+                view["latest_in_log_verified"] = {
+                    "tree_size": checkpoint.size,
+                    "versions_logged": logged,
+                }
+                line += f", the latest of {logged} versions the log records"
         views.append(view)
         lines.append(line)
         if denial is shown[-1]:

@@ -16,6 +16,17 @@ from ecx.v1 import audit_pb2
 OK = "OK"
 UNAUTHENTICATED_ACTOR = "unauthenticated"
 
+# The actions that write each kind of object: their OK entries name the versions they created.
+WRITE_ACTIONS = {
+    "denial": ("SubmitDenial", "AmendDenial", "RevokeDenial", "RenewDenial"),
+    "consultation": (
+        "OpenConsultation",
+        "RespondToConsultation",
+        "ExtendConsultation",
+        "RecordDecision",
+    ),
+}
+
 
 @dataclass(frozen=True)
 class Event:
@@ -56,6 +67,15 @@ def encode_entry(index: int, event: Event) -> bytes:
     return entry.SerializeToString(deterministic=True)
 
 
-def can_read_entry(participant: str, actor: str, parties: tuple[str, ...] | list[str]) -> bool:
-    """A non-auditor reads the entries it acted in or whose object is its own or addressed to it."""
-    return actor == participant or participant in parties
+# A party of an entry may name a role rather than a participant: every participant with that role
+# may read the entry (the writes of a denial, for everyone who may read the denial).
+ROLE_PARTY = "role:"
+
+# Who reads: the participant's id first, then the role parties it answers to.
+Reader = tuple[str, ...]
+
+
+def can_read_entry(reader: Reader, actor: str, parties: tuple[str, ...] | list[str]) -> bool:
+    """A non-auditor reads the entries it acted in, or whose object is its own or addressed to
+    it or to one of its roles."""
+    return actor == reader[0] or any(p in reader for p in parties)

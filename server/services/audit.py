@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import re
 from collections.abc import AsyncIterator
 
 from cryptography.hazmat.primitives.asymmetric import ed25519
@@ -17,8 +18,9 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from client.core.checkpoint import DEFAULT_ORIGIN, Checkpoint, sign_checkpoint, verifier_key
 from client.core.merkle import ProofError, verify_consistency
 from ecx.v1 import audit_pb2
+from server import policy
 from server.clock import Clock
-from server.domain.exchange_log import can_read_entry, utc_text
+from server.domain.exchange_log import Reader, can_read_entry, utc_text
 from server.domain.merkle import (
     Span,
     consistency_spans,
@@ -26,7 +28,7 @@ from server.domain.merkle import (
     nodes_needed,
     span_hash,
 )
-from server.domain.participants import Caller, Role
+from server.domain.participants import Caller
 from server.errors import InfrastructureError, InvalidArgument
 from server.services.paging import decode_page_token, encode_page_token
 from server.store import LogFilter, Store, StoredCheckpoint, Transaction
@@ -40,9 +42,9 @@ class LogIntegrityError(InfrastructureError):
     """The stored log does not extend the last checkpoint the hub signed: it will not sign."""
 
 
-def _reader(caller: Caller) -> str | None:
+def _reader(caller: Caller) -> Reader | None:
     """None when the caller may read every entry."""
-    return None if caller.participant.has(Role.AUDITOR) else caller.id
+    return policy.log_reader(caller)
 
 
 class ExchangeLog:
@@ -187,7 +189,7 @@ class ExchangeLog:
             until=_time_bound(request, "until"),
             actor=_bounded("actor", request.actor),
             action=_bounded("action", request.action),
-            object_id=_bounded("object_id", request.object_id),
+            objects=object_ranges(_bounded("object_id", request.object_id)),
             outcome=_bounded("outcome", request.outcome),
         )
         after = decode_page_token("log", request.page_token, first=-1)
@@ -198,6 +200,43 @@ class ExchangeLog:
         if len(rows) > size:
             response.next_page_token = encode_page_token("log", rows[size - 1][0])
         return response
+
+
+_OBJECT = re.compile(
+    r"(?:(?P<kind>denial|consultation):)?(?P<reference>[A-Z]{2}-[A-Za-z0-9][A-Za-z0-9./_-]{0,61})"
+    r"(?::v(?P<version>[1-9][0-9]{0,9}))?"
+)
+_OTHER_OBJECTS = re.compile(r"(?:denial-changes|peer-certificate):[A-Za-z0-9_:.=-]{1,200}")
+OBJECT_FORM = (
+    "a reference (NL-2026-0001), an object (denial:NL-2026-0001, consultation:DE-C-2026-0007)"
+    " or one version of it (denial:NL-2026-0001:v2)"
+)
+
+
+def object_ranges(text: str) -> tuple[tuple[str, str], ...]:
+    """What `QueryLog.object_id` asks for, as ranges of object ids: a bare reference names
+    every version of the denial or consultation so called, every read and refusal that names
+    it; `kind:reference` one object, all its versions; `kind:reference:vN` one version."""
+    if not text:
+        return ()
+    if _OTHER_OBJECTS.fullmatch(text):
+        return ((text, text + "\0"),)
+    match = _OBJECT.fullmatch(text)
+    if match is None:
+        raise InvalidArgument.field("object_id", OBJECT_FORM)
+    reference, version = match["reference"], match["version"]
+    kinds = [match["kind"]] if match["kind"] else ["denial", "consultation"]
+    if version is not None:
+        if match["kind"] is None:
+            raise InvalidArgument.field("object_id", OBJECT_FORM)
+        exact = f"{match['kind']}:{reference}:v{version}"
+        return ((exact, exact + "\0"),)
+    ranges: list[tuple[str, str]] = []
+    for kind in kinds:
+        whole = f"{kind}:{reference}"
+        # the object itself (a refusal names it so), then its versions ("...:v1" to "...:v9…")
+        ranges += [(whole, whole + "\0"), (whole + ":", whole + ";")]
+    return tuple(ranges)
 
 
 def _bounded(field: str, value: str) -> str:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
-from collections.abc import Callable, Iterable
+import logging
+from collections.abc import Callable, Iterable, Sequence
 from typing import cast
 
 from google.protobuf.message import Message
@@ -14,6 +16,8 @@ from ecx.v1 import consultation_pb2, denial_pb2
 from server import policy
 from server.clock import Clock
 from server.domain import consultations as rules
+from server.domain.consultation_history import ConsultationFacts, replay_consultation
+from server.domain.denial_history import HistoryError
 from server.domain.denials import (
     REFERENCE,
     REFERENCE_FORM,
@@ -30,13 +34,17 @@ from server.errors import (
     InvalidArgument,
     NotFound,
     PermissionDenied,
+    StoreDamaged,
 )
 from server.registry import Registry
 from server.services.denials import check_request_id, request_digest
 from server.services.paging import decode_page_token, encode_page_token
 from server.services.reads import record_read
 from server.services.screening import Screener
+from server.services.signed import SignedState
 from server.store import ConsultationFilter, Store, Transaction
+
+log = logging.getLogger(__name__)
 
 _STEPS = {
     "OpenConsultation": "opening",
@@ -56,7 +64,9 @@ class ConsultationDesk:
         clock: Clock,
         consultation_rules: rules.ConsultationRules,
         screener: Screener,
+        signed: SignedState,
     ) -> None:
+        self._signed = signed
         self._store = store
         self._registry = registry
         self._clock = clock
@@ -222,8 +232,20 @@ class ConsultationDesk:
         if current is None:
             raise NotFound(f"no consultation {reference}")
         consultation = consultation_pb2.Consultation.FromString(current.record)
+        facts = self._facts(consultation)
+        responder = facts.responder or self._signed_issuer(
+            facts.denial_references, lambda ref: _latest_record(tx, ref)
+        )
         policy.authorize_consultation_read(
-            caller, current.requester, current.responder, consultation.notified, reference
+            caller,
+            facts.requester,
+            responder,
+            reference,
+            granted=facts.granted,
+            regime=facts.regime,
+        )
+        current = dataclasses.replace(
+            current, requester=facts.requester, responder=responder, regime=facts.regime
         )
         check_follows(
             Link.of(statement.link),
@@ -298,6 +320,45 @@ class ConsultationDesk:
             consultation.state, consultation.answer_deadline, today
         )
 
+    # What the parties signed
+
+    def _facts(self, consultation: consultation_pb2.Consultation) -> ConsultationFacts:
+        """The consultation replayed from its signed steps; StoreDamaged (logged) if it does
+        not verify."""
+        try:
+            return replay_consultation(consultation, self._signed.verify, self._rules)
+        except HistoryError as e:
+            log.error("store integrity: %s; not served", e)
+            raise StoreDamaged(
+                f"the hub's store is damaged at consultation {consultation.reference}"
+            ) from e
+
+    def _signed_issuer(
+        self, references: Sequence[str], latest: Callable[[str], bytes | None]
+    ) -> str:
+        """The issuer of the consulted denials, by their signed content ("" if none verifies):
+        the responder, until it has signed a step itself."""
+        for reference in references[:1]:
+            record = latest(reference)
+            if record is not None:
+                facts = self._signed.latest(reference, denial_pb2.Denial.FromString(record))
+                if facts is not None:
+                    return facts.issuer
+        return ""
+
+    async def _may_read(self, caller: Caller, consultation: consultation_pb2.Consultation) -> bool:
+        facts = self._facts(consultation)
+        responder = facts.responder
+        if responder is None:
+            latest: dict[str, bytes | None] = {}
+            for reference in facts.denial_references[:1]:
+                versions = await self._store.denial_versions(reference)
+                latest[reference] = versions[-1][1] if versions else None
+            responder = self._signed_issuer(facts.denial_references, latest.get)
+        return policy.may_read_consultation(
+            caller, facts.requester, responder, granted=facts.granted, regime=facts.regime
+        )
+
     # Reads
 
     async def _log_read(
@@ -330,9 +391,18 @@ class ConsultationDesk:
             raise NotFound(f"no consultation {request.reference}")
         record, notified = found
         consultation = consultation_pb2.Consultation.FromString(record)
+        # Whom the store names may be told it exists; who may read it follows from the steps
+        # its parties signed.
         policy.authorize_consultation_read(
-            caller, consultation.requester, consultation.responder, notified, request.reference
+            caller,
+            consultation.requester,
+            consultation.responder,
+            request.reference,
+            granted=caller.id in notified,
+            regime=denial_pb2.DUAL_USE,
         )
+        if not await self._may_read(caller, consultation):
+            raise NotFound(f"no consultation {request.reference}")
         self._mark_overdue(consultation)
         response = consultation_pb2.GetConsultationResponse(consultation=consultation)
         await self._log_read(caller, "GetConsultation", [consultation], response)
@@ -359,10 +429,27 @@ class ConsultationDesk:
         rows = await self._store.list_consultations(flt, after, size + 1)
         response = consultation_pb2.ListConsultationsResponse()
         for _, record in rows[:size]:
-            consultation = response.consultations.add()
-            consultation.MergeFromString(record)
+            consultation = consultation_pb2.Consultation.FromString(record)
+            try:
+                readable = await self._may_read(caller, consultation)
+            except StoreDamaged:
+                readable = False
+            if not readable:
+                log.error(
+                    "store integrity: consultation %s listed for %s, whom its signed steps do"
+                    " not name; left out",
+                    consultation.reference,
+                    caller.id,
+                )
+                continue
             self._mark_overdue(consultation)
+            response.consultations.append(consultation)
         if len(rows) > size:
             response.next_page_token = encode_page_token("consultations", rows[size - 1][0])
         await self._log_read(caller, "ListConsultations", response.consultations, response)
         return response
+
+
+def _latest_record(tx: Transaction, reference: str) -> bytes | None:
+    state = tx.denial_state(reference)
+    return state.latest_record if state is not None else None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import logging
 import re
 from collections.abc import AsyncIterator
 from typing import cast
@@ -34,8 +35,11 @@ from server.registry import Registry
 from server.services.paging import decode_page_token, encode_page_token, parse_position
 from server.services.reads import record_read
 from server.services.screening import screening_names
+from server.services.signed import SignedState, claimed_regime, stored_columns_agree
 from server.store import DenialFilter, DenialRow, Store, Transaction, WriteJob
 from server.wire import length_delimited
+
+log = logging.getLogger(__name__)
 
 _CURSOR_FIELD = denial_pb2.SyncDenialsResponse.DESCRIPTOR.fields_by_name["cursor"].number
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
@@ -100,12 +104,14 @@ class DenialExchange:
         clock: Clock,
         limits: Limits,
         denial_rules: rules.DenialRules,
+        signed: SignedState,
     ) -> None:
         self._store = store
         self._registry = registry
         self._clock = clock
         self._limits = limits
         self._rules = denial_rules
+        self._signed = signed
 
     def _verify(
         self, caller: Caller, envelope: common_pb2.Envelope, payload_type: str
@@ -328,7 +334,7 @@ class DenialExchange:
                 action=action,
                 object_ids=(_object_id(denial),),
                 payload_sha256=hashlib.sha256(digest_of).digest(),
-                parties=(caller.id,),
+                parties=(caller.id, *policy.denial_audience(denial.regime)),
             )
         )
         denial.recorded_at.FromDatetime(now)
@@ -380,19 +386,26 @@ class DenialExchange:
     async def get_denial(
         self, caller: Caller, request: denial_pb2.GetDenialRequest
     ) -> denial_pb2.GetDenialResponse:
-        self._require_reference(request.reference)
-        versions = await self._store.denial_versions(request.reference)
+        reference = request.reference
+        self._require_reference(reference)
+        versions, logged = await self._store.denial_with_log(reference)
         if not versions:
-            raise NotFound(f"no denial {request.reference}")
-        policy.authorize_denial_read(caller, versions[-1][0], request.reference)
+            raise NotFound(f"no denial {reference}")
+        records = [denial_pb2.Denial.FromString(record) for _, record in versions]
+        # Who may be told the denial exists follows from its signed content; then the whole
+        # history is replayed from what was signed, and held against what the exchange log
+        # recorded, before any of it is shown.
+        policy.authorize_denial_read(caller, claimed_regime(records[-1]), reference)
+        facts = self._signed.logged_history(reference, records, logged)
+        policy.authorize_denial_read(caller, facts[-1].regime, reference)
+        for (regime, _), version in zip(versions, facts, strict=True):
+            stored_columns_agree(reference, version, regime=regime)
         today = self._clock.now().date()
-        latest = self._with_effective_status(versions[-1][1], today)
+        latest = records[-1]
+        latest.status = rules.effective_status(latest.status, latest.valid_until, today)  # type: ignore[assignment]
         response = denial_pb2.GetDenialResponse(denial=latest)
         if request.include_versions:
-            response.versions.extend(
-                denial_pb2.Denial.FromString(record) for _, record in versions[:-1]
-            )
-            response.versions.append(latest)
+            response.versions.extend(records)
         shown = response.versions or [latest]
         await record_read(
             self._store,
@@ -429,7 +442,11 @@ class DenialExchange:
         rows = await self._store.list_denials(flt, after, size + 1)
         today = self._clock.now().date()
         response = denial_pb2.ListDenialsResponse(
-            denials=[self._with_effective_status(record, today) for _, record in rows[:size]]
+            denials=[
+                denial
+                for _, record in rows[:size]
+                if (denial := self._signed_match(flt, record, today)) is not None
+            ]
         )
         if len(rows) > size:
             response.next_page_token = encode_page_token("page", rows[size - 1][0])
@@ -477,6 +494,34 @@ class DenialExchange:
                 owners,
                 hashlib.sha256(request.SerializeToString(deterministic=True)).digest(),
             )
+
+    def _signed_match(
+        self, flt: DenialFilter, record: bytes, today: dt.date
+    ) -> denial_pb2.Denial | None:
+        """A listed denial, if what its issuer signed matches the filters the store applied to
+        its columns (and the reader may read its regime); else None, logged."""
+        denial = denial_pb2.Denial.FromString(record)
+        facts = self._signed.latest(denial.reference, denial)
+        if facts is None:
+            return None
+        status = rules.effective_status(facts.status, facts.valid_until, today)
+        wanted = (
+            facts.regime in flt.regimes
+            and flt.regime in (0, facts.regime)
+            and flt.issuing_state in ("", facts.issuing_state)
+            and flt.destination_country in ("", facts.destination_country)
+            and flt.status in (0, status)
+        )
+        if not wanted:
+            log.error(
+                "store integrity: denial %s v%d was listed by columns its signed statements"
+                " contradict; left out",
+                denial.reference,
+                denial.version,
+            )
+            return None
+        denial.status = status  # type: ignore[assignment]
+        return denial
 
     @staticmethod
     def _with_effective_status(record: bytes, today: dt.date) -> denial_pb2.Denial:

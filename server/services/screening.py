@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import functools
 import hashlib
+import logging
 import threading
 import time
 from collections import Counter, deque
@@ -30,6 +31,7 @@ from server.domain.denials import MAX_NAME_WORDS, effective_status, entry_catego
 from server.domain.participants import Caller
 from server.errors import InvalidArgument, ResourceExhausted
 from server.services.reads import record_read
+from server.services.signed import claimed_standing
 from server.store import (
     BLOCK_SEPARATOR,
     DenialFilter,
@@ -38,6 +40,8 @@ from server.store import (
     Store,
     Transaction,
 )
+
+log = logging.getLogger(__name__)
 
 # How much each kind of evidence weighs in the overall score.
 NAME_WEIGHT, ENTRY_WEIGHT, DESTINATION_WEIGHT = 0.70, 0.20, 0.10
@@ -296,15 +300,25 @@ class Screener:
         def score(budget: ComparisonBudget) -> list[consultation_pb2.ScreeningCandidate]:
             scored = []
             for row in rows:
-                if row.regime not in readable:
+                regime, revoked = claimed_standing(denial_pb2.Denial.FromString(row.record))
+                if (regime, revoked) != (row.regime, row.status == denial_pb2.REVOKED):
+                    log.error(
+                        "store integrity: denial %s: the store's columns disagree with its"
+                        " signed statements",
+                        row.reference,
+                    )
+                if regime not in readable:
                     continue
-                status = effective_status(row.status, row.valid_until, today)
+                status = effective_status(
+                    denial_pb2.REVOKED if revoked else denial_pb2.ACTIVE, row.valid_until, today
+                )
                 inactive = status != denial_pb2.ACTIVE
                 if inactive and not request.include_inactive:
                     continue
                 candidate = _compare(query, tx.control_entries, destination, row, budget)
                 if candidate is None:
                     continue
+                candidate.regime = cast(denial_pb2.Regime, regime)
                 candidate.status = cast(denial_pb2.DenialStatus, status)
                 candidate.inactive = inactive
                 candidate.own_state = row.issuing_state == caller.participant.member_state

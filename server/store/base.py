@@ -58,6 +58,8 @@ class ScreeningRow:
     version: int
     control_entries: tuple[str, ...]
     names: tuple[tuple[str, str, str, str], ...]
+    # The serialized Denial of the latest version: what its issuer signed decides.
+    record: bytes = b""
 
 
 @dataclass(frozen=True)
@@ -76,12 +78,13 @@ class DenialFilter:
 class LogFilter:
     """QueryLog filters; empty means any. `reader` limits entries to what a participant may read."""
 
-    reader: str | None = None
+    reader: tuple[str, ...] | None = None
     since: str = ""
     until: str = ""
     actor: str = ""
     action: str = ""
-    object_id: str = ""
+    # Object ids in any of these [low, high) ranges (an exact id, or all versions of one).
+    objects: tuple[tuple[str, str], ...] = ()
     outcome: str = ""
 
 
@@ -176,7 +179,7 @@ class Store(Protocol):
     async def log_nodes(self, keys: Iterable[NodeKey]) -> dict[NodeKey, bytes]: ...
 
     def log_entries(
-        self, start: int, end: int, reader: str | None, batch: int
+        self, start: int, end: int, reader: tuple[str, ...] | None, batch: int
     ) -> AsyncIterator[list[tuple[int, bytes]]]:
         """Batches of (index, entry) in [start, end) that `reader` may read (None: all)."""
         ...
@@ -203,6 +206,13 @@ class Store(Protocol):
         more than `max_token_share` of all denials are too common to block on), preferring among
         near ties those for `destination` and with entries in `categories`; and the count of
         denials."""
+        ...
+
+    async def denial_with_log(
+        self, reference: str
+    ) -> tuple[list[tuple[int, bytes]], list[tuple[int, str, bytes]]]:
+        """From one snapshot: (regime, record) of every version, oldest first, and (log index,
+        object id, entry) of every write the exchange log recorded as done on the denial."""
         ...
 
     async def denial_issuers(self, reference: str) -> list[str]:

@@ -29,6 +29,7 @@ from server.domain.denials import DenialRules
 from server.domain.participants import Caller
 from server.registry import Registry
 from server.services.denials import DenialExchange
+from server.services.signed import SignedState
 from server.store.sqlite import SqliteStore
 from tests.bench._common import (
     FULL,
@@ -84,12 +85,9 @@ async def seed(config: HubConfig, pki: DevPki, count: int) -> dict[str, Any]:
             await exchange.submit_denial(callers[name], request)
 
     async with SqliteStore(config.store, batch_max=SEED_BATCH_MAX) as store:
+        rules = DenialRules(validity_years=config.validity_years)
         exchange = DenialExchange(
-            store,
-            registry,
-            clock,
-            config.limits,
-            DenialRules(validity_years=config.validity_years),
+            store, registry, clock, config.limits, rules, SignedState(registry, rules)
         )
         await asyncio.gather(*(submitter(exchange) for _ in range(SEED_CONCURRENCY)))
         commits = store.commits

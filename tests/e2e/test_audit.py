@@ -193,7 +193,7 @@ async def test_a_mutation_appends_one_leaf_that_its_response_points_to(
         assert entry.time.ToDatetime(tzinfo=dt.UTC) == hub.clock.now()
         assert (entry.actor, entry.action, entry.outcome) == ("nl", action, "OK")
         assert list(entry.object_ids) == [f"denial:{REF}:v{version}"]
-        assert list(entry.parties) == ["nl"]
+        assert list(entry.parties) == ["nl", "role:authority"]
 
         checkpoint = await nl.audit.prove_denial(denial)
         assert checkpoint.size == before + 1
@@ -695,6 +695,20 @@ INVALID_REQUESTS: list[tuple[str, BadRequest, str]] = [
         lambda n: ("QueryLog", audit_pb2.QueryLogRequest(page_token="ZWN4LXBhZ2U6Mw==")),
         "page_token",
     ),
+    *[
+        (
+            f"query-object-{name}",
+            lambda n, text=text: ("QueryLog", audit_pb2.QueryLogRequest(object_id=text)),
+            "object_id",
+        )
+        for name, text in (
+            ("lowercase-reference", "nl-2026-0001"),
+            ("unknown-kind", "notice:NL-2026-0001"),
+            ("version-without-kind", "NL-2026-0001:v2"),
+            ("version-0", "denial:NL-2026-0001:v0"),
+            ("sql-wildcard", "denial:NL-2026-%"),
+        )
+    ],
 ]
 
 
@@ -788,7 +802,9 @@ QUERIES = [
     ("action-submit", {"action": "SubmitDenial"}, [0, 1]),
     ("action-and-actor", {"action": "GetDenial", "actor": "nl"}, [5]),
     ("object-version", {"object_id": f"denial:{Q_REF}:v1"}, [0, 2]),
-    ("object-of-a-refusal", {"object_id": f"denial:{Q_REF}"}, [3]),
+    ("object-every-version-and-refusal", {"object_id": f"denial:{Q_REF}"}, [0, 2, 3, 4]),
+    ("reference", {"object_id": Q_REF}, [0, 2, 3, 4]),
+    ("reference-of-another", {"object_id": Q_DE_REF}, [1, 5]),
     ("outcome-refused", {"outcome": "PERMISSION_DENIED"}, [3]),
     ("outcome-ok", {"outcome": "OK"}, [0, 1, 2, 4, 5]),
     (
@@ -1124,11 +1140,32 @@ async def test_cli_audit_query_by_action(cli_hub: CliHub) -> None:
         assert re.fullmatch(r"[0-9a-f]{64}", v["payload_sha256"])
     assert views[0]["object_ids"] == [f"denial:{CLI_REF}:v1"]
 
-    # Another state reads only its own submission.
-    mine = json.loads(
+    # A state reads the writes of every denial it may read; the Commission those of dual-use
+    # denials only (not DE's military one).
+    seen = json.loads(
         _ok(await ecx(cli_hub, "de", "audit", "query", "--action", "SubmitDenial", "--json"))
     )
-    assert [v["index"] for v in mine] == [cli_hub.submits[CLI_DE_REF]]
+    assert [v["index"] for v in seen] == sorted(cli_hub.submits.values())
+    commission = json.loads(
+        _ok(
+            await ecx(cli_hub, "commission", "audit", "query", "--action", "SubmitDenial", "--json")
+        )
+    )
+    assert [v["index"] for v in commission] == [cli_hub.submits[CLI_REF]]
+
+
+async def test_cli_audit_query_by_reference(cli_hub: CliHub) -> None:
+    """A reference finds every entry naming it: both versions and the read of each."""
+    views = json.loads(
+        _ok(await ecx(cli_hub, "auditor", "audit", "query", "--object", CLI_REF, "--json"))
+    )
+    objects = {o for v in views for o in v["object_ids"]}
+    assert {f"denial:{CLI_REF}:v1", f"denial:{CLI_REF}:v2"} <= objects
+    assert all(CLI_REF in o for o in objects)
+    writes = [v["action"] for v in views if v["action"] in ("SubmitDenial", "AmendDenial")]
+    assert writes == ["SubmitDenial", "AmendDenial"]
+    refused = await ecx(cli_hub, "auditor", "audit", "query", "--object", "nl-2026")
+    assert "object_id" in _one_line_failure(refused)
 
 
 async def test_cli_audit_prove(cli_hub: CliHub) -> None:
@@ -1143,9 +1180,10 @@ async def test_cli_audit_prove(cli_hub: CliHub) -> None:
     assert data["entry"]["action"] == "SubmitDenial"
     assert data["tree_size"] > index
 
-    # fr may not read nl's entry, so it has nothing to prove; nor can anyone prove past the end.
+    # The operator may not read nl's entry, so it has nothing to prove; nor can anyone prove
+    # past the end.
     assert "not readable" in _one_line_failure(
-        await ecx(cli_hub, "fr", "audit", "prove", "--index", str(index))
+        await ecx(cli_hub, "operator", "audit", "prove", "--index", str(index))
     )
     assert "not in the log" in _one_line_failure(
         await ecx(cli_hub, "nl", "audit", "prove", "--index", "100000")
@@ -1155,12 +1193,15 @@ async def test_cli_audit_prove(cli_hub: CliHub) -> None:
 async def test_cli_denial_get_verify(cli_hub: CliHub) -> None:
     text = _ok(await ecx(cli_hub, "de", "denial", "get", CLI_REF, "--verify"))
     assert re.search(r"signature verified, in signed log of \d+", text)
+    assert "the latest of 2 versions the log records" in text
     views = json.loads(
         _ok(await ecx(cli_hub, "de", "denial", "get", CLI_REF, "--versions", "--verify", "--json"))
     )
     assert [v["version"] for v in views] == [1, 2]
     for v in views:
         assert v["log_inclusion_verified"]["tree_size"] > v["log_index"]
+    assert "latest_in_log_verified" not in views[0]
+    assert views[-1]["latest_in_log_verified"]["versions_logged"] == 2
     # Without --verify nothing is claimed about the log.
     plain = json.loads(_ok(await ecx(cli_hub, "de", "denial", "get", CLI_REF, "--json")))
     assert "log_inclusion_verified" not in plain

@@ -3,7 +3,8 @@ over real mutual TLS.
 
 Every cell runs against the same small log, seeded before the cell:
 
-    0  nl               SubmitDenial  OK                 denial:NL-2026-A001:v1   parties [nl]
+    0  nl               SubmitDenial  OK                 denial:NL-2026-A001:v1   parties [nl,
+                                                                            role:authority]
     1  de               GetDenial     OK                 denial:NL-2026-A001:v1   parties [nl]
     2  fr               GetDenial     NOT_FOUND          denial:FR-2026-0404      parties []
     3  commission       ListDenials   OK                 (no dual-use denials)    parties []
@@ -12,11 +13,12 @@ Every cell runs against the same small log, seeded before the cell:
                         (the revoked certificate's refusal, counted and summarised: count 1)
 
 Auditors read every entry. Anyone else reads the entries it acted in or whose object is its own
-(the denial's issuer is listed as a party): nl reads its submission and de's read of its denial,
-de only its own read, fr only its own refusal, the Commission and the operator only what they
-did themselves, and nobody but the auditors the entry of a refused certificate. Checkpoints and
-proofs are for every authenticated caller; the inclusion proof carries the entry only for a
-caller who may read it.
+(the denial's issuer is listed as a party), and the writes of a denial it may read (its readers'
+role is a party, so each can tell the latest version from the log): nl reads its submission and
+de's read of its denial, de and fr the military denial's submission and their own acts, the
+Commission and the operator only what they did themselves, and nobody but the auditors the
+entry of a refused certificate. Checkpoints and proofs are for every authenticated caller; the
+inclusion proof carries the entry only for a caller who may read it.
 """
 
 from __future__ import annotations
@@ -49,7 +51,7 @@ SEEDED_SIZE = 6
 
 # The seeded entries, as (actor, action, object ids, outcome, parties).
 SEEDED = [
-    ("nl", "SubmitDenial", [f"denial:{REF}:v1"], "OK", ["nl"]),
+    ("nl", "SubmitDenial", [f"denial:{REF}:v1"], "OK", ["nl", "role:authority"]),
     ("de", "GetDenial", [f"denial:{REF}:v1"], "OK", ["nl"]),
     ("fr", "GetDenial", [f"denial:{MISSING_REF}"], "NOT_FOUND", []),
     ("commission", "ListDenials", [], "OK", []),
@@ -61,8 +63,8 @@ SEEDED = [
 VISIBLE: dict[str, set[int]] = {
     "auditor": {0, 1, 2, 3, 4, 5},
     "nl": {0, 1},
-    "de": {1},
-    "fr": {2},
+    "de": {0, 1},
+    "fr": {0, 2},
     "commission": {3},
     "operator": {4},
 }

@@ -180,7 +180,7 @@ async def test_an_unexpected_error_is_logged_by_kind_and_place_without_traceback
     async def defect(*_: object) -> None:
         raise RuntimeError("NL-2026-0042 secret-in-message")
 
-    monkeypatch.setattr(hub.hub.store, "denial_versions", defect)
+    monkeypatch.setattr(hub.hub.store, "denial_with_log", defect)
     with pytest.raises(grpc.aio.AioRpcError) as refused:
         await nl_stub.GetDenial(denial_pb2.GetDenialRequest(reference="NL-2026-0042"))
     assert refused.value.code() == grpc.StatusCode.INTERNAL

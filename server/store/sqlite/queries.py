@@ -13,13 +13,14 @@ from typing import TypeVar
 
 from client.core.merkle import leaf_hash
 from server.domain.denials import entry_category
+from server.domain.exchange_log import WRITE_ACTIONS
 from server.domain.merkle import Frontier, NodeKey, Span, node_id, node_key, perfect_subtrees
 from server.errors import StoreUnavailable
 from server.store.base import (
     ChangePage,
     ScreeningRow,
 )
-from server.store.sqlite.schema import token_document
+from server.store.sqlite.schema import token_document, version_record
 
 # What a shared destination, or control-list entries in the same part of the list, add to a
 # candidate's rank: about as much as sharing one of the commoner name tokens.
@@ -108,8 +109,9 @@ def find_screening_candidates(
         return [], total
     marks = ",".join("?" * len(pool))
     rows = conn.execute(
-        "SELECT id, reference, issuer, issuing_state, regime, destination_country, status,"  # noqa: S608
-        f" valid_until, version, control_entries FROM denials WHERE id IN ({marks})",
+        "SELECT d.id, d.reference, d.issuer, d.issuing_state, d.regime, d.destination_country,"  # noqa: S608
+        " d.status, d.valid_until, d.version, d.control_entries, v.record FROM denials d"
+        f" JOIN denial_versions v ON v.seq = d.latest_seq WHERE d.id IN ({marks})",
         [denial_id for denial_id, _ in pool],
     ).fetchall()
     by_id = {r[0]: r for r in rows}
@@ -140,6 +142,7 @@ def find_screening_candidates(
             version=r[8],
             control_entries=tuple(r[9].split()),
             names=tuple(names.get(r[0], ())),
+            record=version_record(bytes(r[10])),
         )
         for r in (by_id[denial_id] for denial_id in ids)
     ]
@@ -235,7 +238,38 @@ _PAGE_BYTES = 2 << 20
 ENTRIES_SQL = "SELECT idx, entry FROM log_entries WHERE idx >= ? AND idx < ? ORDER BY idx LIMIT ?"
 
 
-READER_ENTRIES_SQL = (
-    "SELECT idx, entry FROM log_entries WHERE idx >= ? AND idx < ?"
-    " AND (actor = ? OR idx IN (SELECT idx FROM log_parties WHERE party = ?)) ORDER BY idx LIMIT ?"
-)
+def reader_entries_sql(names: int) -> str:
+    """Entries a reader may read: its own acts, and those naming it or one of its roles."""
+    marks = ",".join("?" * names)
+    return (
+        "SELECT idx, entry FROM log_entries WHERE idx >= ? AND idx < ? AND (actor = ?"  # noqa: S608
+        f" OR idx IN (SELECT idx FROM log_parties WHERE party IN ({marks}))) ORDER BY idx LIMIT ?"
+    )
+
+
+def denial_with_log(
+    conn: sqlite3.Connection, reference: str
+) -> tuple[list[tuple[int, bytes]], list[tuple[int, str, bytes]]]:
+    """Run on the lookup thread: a denial's versions and the log's record of its writes, read in
+    one snapshot so that a write committing meanwhile cannot set the one against the other."""
+    prefix = f"denial:{reference}:v"
+    marks = ",".join("?" * len(WRITE_ACTIONS["denial"]))
+    conn.execute("BEGIN")
+    try:
+        versions = conn.execute(
+            "SELECT v.regime, v.record FROM denial_versions v JOIN denials d"
+            " ON d.id = v.denial_id WHERE d.reference = ? ORDER BY v.version",
+            (reference,),
+        ).fetchall()
+        logged = conn.execute(
+            "SELECT e.idx, o.object_id, e.entry FROM log_objects o JOIN log_entries e"  # noqa: S608
+            " ON e.idx = o.idx WHERE o.object_id >= ? AND o.object_id < ?"
+            f" AND e.outcome = 'OK' AND e.action IN ({marks}) ORDER BY e.idx",
+            (prefix, prefix[:-1] + "w", *WRITE_ACTIONS["denial"]),
+        ).fetchall()
+    finally:
+        conn.execute("COMMIT")
+    return (
+        [(int(r), version_record(bytes(v))) for r, v in versions],
+        [(int(i), str(o), bytes(e)) for i, o, e in logged],
+    )

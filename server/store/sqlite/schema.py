@@ -9,6 +9,8 @@ import sqlite3
 from collections.abc import Iterable
 from importlib import resources
 
+from google.protobuf.message import DecodeError
+
 from ecx.v1 import denial_pb2
 from server.errors import StoreUnavailable
 from server.wire import length_delimited, length_delimited_value
@@ -54,6 +56,15 @@ def stored_version(record: bytes) -> bytes:
 def version_record(stored: bytes) -> bytes:
     """The serialized Denial of a stored version."""
     return length_delimited_value(_CHANGES_FIELD, stored)
+
+
+def signed_regime(stored: bytes) -> int:
+    """The regime in the signed content of a stored denial version (0 if it does not decode)."""
+    try:
+        record = denial_pb2.Denial.FromString(version_record(stored))
+        return denial_pb2.DenialPayload.FromString(record.envelope.payload).regime
+    except DecodeError:
+        return 0
 
 
 def migrate(conn: sqlite3.Connection) -> None:

@@ -45,17 +45,18 @@ from server.store.sqlite.queries import (
     CHANGES_SQL,
     ENTRIES_SQL,
     LIST_SQL,
-    READER_ENTRIES_SQL,
     REVOKED_STATUS,
     STATUS_SQL,
     change_pages,
     committed_frontier,
     committed_head,
+    denial_with_log,
     find_screening_candidates,
     prefetching,
+    reader_entries_sql,
     scan_log,
 )
-from server.store.sqlite.schema import PRAGMAS, log, migrate, version_record
+from server.store.sqlite.schema import PRAGMAS, log, migrate, signed_regime, version_record
 from server.store.sqlite.transaction import LogBuffer, SqliteTransaction
 
 
@@ -164,6 +165,7 @@ class SqliteStore:
         conn = sqlite3.connect(self._path, isolation_level=None)
         for pragma in (*PRAGMAS[2:], "PRAGMA query_only=ON"):
             conn.execute(pragma)
+        conn.create_function("signed_regime", 1, signed_regime, deterministic=True)
         self._lookup_conn = conn
 
     async def _on_lookup(self, fn: Callable[..., _T], *args: object) -> _T:
@@ -400,17 +402,16 @@ class SqliteStore:
         return found
 
     async def log_entries(
-        self, start: int, end: int, reader: str | None, batch: int
+        self, start: int, end: int, reader: tuple[str, ...] | None, batch: int
     ) -> AsyncIterator[list[tuple[int, bytes]]]:
         conn = self._read()
+        sql = ENTRIES_SQL if reader is None else reader_entries_sql(len(reader))
 
         async def fetch(after: int) -> list[tuple[int, bytes]]:
             params: list[object] = [after, end, batch]
             if reader is not None:
-                params[2:2] = [reader, reader]
-            rows = await conn.execute_fetchall(
-                ENTRIES_SQL if reader is None else READER_ENTRIES_SQL, params
-            )
+                params[2:2] = [reader[0], *reader]
+            rows = await conn.execute_fetchall(sql, params)
             return cast(list[tuple[int, bytes]], rows)
 
         def following(page: list[tuple[int, bytes]]) -> int | None:
@@ -433,8 +434,12 @@ class SqliteStore:
         where = ["e.idx > ?"]
         params: list[object] = [after]
         if flt.reader is not None:
-            where.append("(e.actor = ? OR e.idx IN (SELECT idx FROM log_parties WHERE party = ?))")
-            params += [flt.reader, flt.reader]
+            marks = ",".join("?" * len(flt.reader))
+            where.append(
+                "(e.actor = ? OR e.idx IN"  # noqa: S608 (placeholders only)
+                f" (SELECT idx FROM log_parties WHERE party IN ({marks})))"
+            )
+            params += [flt.reader[0], *flt.reader]
         for column, op, value in (
             ("e.recorded_at", ">=", flt.since),
             ("e.recorded_at", "<", flt.until),
@@ -445,9 +450,10 @@ class SqliteStore:
             if value:
                 where.append(f"{column} {op} ?")
                 params.append(value)
-        if flt.object_id:
-            where.append("e.idx IN (SELECT idx FROM log_objects WHERE object_id = ?)")
-            params.append(flt.object_id)
+        if flt.objects:
+            ranges = " OR ".join("(object_id >= ? AND object_id < ?)" for _ in flt.objects)
+            where.append(f"e.idx IN (SELECT idx FROM log_objects WHERE {ranges})")  # noqa: S608
+            params += [bound for pair in flt.objects for bound in pair]
         params.append(limit)
         conditions = " AND ".join(where)
         rows = await self._read().execute_fetchall(
@@ -468,6 +474,11 @@ class SqliteStore:
         return await self._on_lookup(
             find_screening_candidates, wanted, limit, max_token_share, destination, categories
         )
+
+    async def denial_with_log(
+        self, reference: str
+    ) -> tuple[list[tuple[int, bytes]], list[tuple[int, str, bytes]]]:
+        return await self._on_lookup(denial_with_log, reference)
 
     async def denial_issuers(self, reference: str) -> list[str]:
         rows = await self._read().execute_fetchall(
@@ -593,11 +604,12 @@ class SqliteStore:
     ) -> AsyncIterator[ChangePage]:
         if regimes is not None and not regimes:
             return
-        # Walk versions in seq order by primary key; "+regime" keeps SQLite off the regime
-        # index, which would read the range in another order and sort it.
+        # Walk versions in seq order by primary key, filtering on the regime each version's
+        # issuer signed (a function of the record: no index can serve it, none reorders it).
         versions = CHANGES_SQL
         if regimes is not None:
-            versions += f" AND +v.regime IN ({','.join('?' * len(regimes))})"
+            # The regime the issuer signed, not the column beside it (server.services.signed).
+            versions += f" AND signed_regime(v.record) IN ({','.join('?' * len(regimes))})"
         sql = CHANGE_PAGE_SQL.format(versions=versions)
         extra = sorted(regimes or ())
 
