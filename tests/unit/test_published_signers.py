@@ -72,7 +72,7 @@ def test_the_certificates_the_network_ca_issued_are_kept(pki: DevPki) -> None:
 
 @pytest.mark.parametrize(
     "substitute",
-    ["rogue", "de", "stranger"],
+    ["rogue", "fr", "stranger"],
     ids=["another-ca-naming-nl", "another-participants", "a-stranger-of-the-network-ca"],
 )
 def test_a_certificate_not_issued_to_its_participant_is_left_out(
