@@ -31,13 +31,11 @@ from client.core.envelope import (
     DENIAL_PAYLOAD_TYPE,
     EnvelopeError,
     VerifyingKey,
-    key_id,
     sign,
-    verify_envelope,
-    verifying_key_of,
 )
 from client.core.merkle import check_inclusion, leaf_hash, verify_inclusion
-from client.errors import RemoteError, VerificationError
+from client.core.signers import PublishedSigners, SignerError, published_signers, signing_time
+from client.errors import IdentityError, RemoteError, VerificationError
 from client.identity import Identity
 from ecx.v1 import (
     audit_pb2,
@@ -90,8 +88,7 @@ class EcxClient:
         self._denials: Any = None
         self._audit: Any = None
         self._consultations: Any = None
-        self._keys: dict[str, tuple[str, VerifyingKey]] | None = None
-        self._states: dict[str, str] = {}
+        self._published: PublishedSigners | None = None
 
     async def __aenter__(self) -> EcxClient:
         credentials = grpc.ssl_channel_credentials(
@@ -153,20 +150,32 @@ class EcxClient:
         return list(response.participants)
 
     async def signing_keys(self) -> Mapping[str, tuple[str, VerifyingKey]]:
-        """Published signing keys by key id, to re-verify what other participants signed."""
-        if self._keys is None:
-            keys: dict[str, tuple[str, VerifyingKey]] = {}
-            for p in await self.participants():
-                if p.signing_certificate:
-                    cert = x509.load_pem_x509_certificate(p.signing_certificate.encode())
-                    try:
-                        key = verifying_key_of(cert)
-                    except EnvelopeError:
-                        continue
-                    keys[key_id(key)] = (p.id, key)
-                self._states[p.id] = p.member_state
-            self._keys = keys
-        return self._keys
+        """Published signing keys by key id, to re-verify what other participants signed: only
+        those whose certificates the pinned network CA issued to the participant named."""
+        return (await self._signers()).signers.keys
+
+    async def _signers(self) -> PublishedSigners:
+        """The signing certificates and CRL the hub publishes, checked against the pinned CA;
+        fetched once, and again only when the CRL held is past its next update. Raises
+        VerificationError if the hub's CRL is not the network CA's or is out of date."""
+        now = dt.datetime.now(dt.UTC)
+        published = self._published
+        if published is None or not published.revocations.is_current(now):
+            response: participant_pb2.ListParticipantsResponse = await self._call(
+                self._participants.ListParticipants, participant_pb2.ListParticipantsRequest()
+            )
+            try:
+                network_ca = x509.load_pem_x509_certificate(self.identity.ca_pem)
+            except ValueError as e:
+                raise IdentityError(
+                    f"identity {self.identity.directory}: ca.pem is not a PEM certificate"
+                ) from e
+            try:
+                published = published_signers(response, network_ca, now)
+            except SignerError as e:
+                raise VerificationError(str(e)) from e
+            self._published = published
+        return published
 
     # Denials
 
@@ -343,16 +352,25 @@ class EcxClient:
         Raises VerificationError if the signature fails or the signer is not the issuing state's
         authority that the hub names.
         """
-        keys = await self.signing_keys()
+        published = await self._signers()
+        signers, revocations = published.signers, published.revocations
+        has_change = denial.HasField("change_envelope")
         try:
-            verified = verify_envelope(denial.envelope, DENIAL_PAYLOAD_TYPE, keys)
-            if denial.HasField("change_envelope"):
-                change = verify_envelope(denial.change_envelope, DENIAL_CHANGE_PAYLOAD_TYPE, keys)
+            signed_at = signing_time(
+                denial.log_entry, f"denial:{denial.reference}:v{denial.version}"
+            )
+            verified = signers.verify_as_of(
+                denial.envelope, DENIAL_PAYLOAD_TYPE, revocations, signed_at
+            )
+            if has_change:
+                change = signers.verify_as_of(
+                    denial.change_envelope, DENIAL_CHANGE_PAYLOAD_TYPE, revocations, signed_at
+                )
                 if change.signer != verified.signer:
                     raise VerificationError(
                         f"{denial.reference}: status change signed by {change.signer}"
                     )
-        except EnvelopeError as e:
+        except (EnvelopeError, SignerError) as e:
             raise VerificationError(f"{denial.reference}: {e}") from e
         payload = denial_pb2.DenialPayload.FromString(verified.payload)
         link = denial_link(denial)
@@ -363,7 +381,7 @@ class EcxClient:
             )
         if payload.reference != denial.reference:
             raise VerificationError(f"{denial.reference}: signed payload names {payload.reference}")
-        if self._states.get(verified.signer) != _iso(payload.issuing_state):
+        if published.states.get(verified.signer) != _iso(payload.issuing_state):
             raise VerificationError(
                 f"{denial.reference}: signer {verified.signer} is not an authority"
                 f" of {payload.issuing_state}"
@@ -687,11 +705,16 @@ class ConsultationClient:
             raise VerificationError(
                 f"{consultation.reference}: history does not verify at {e}"
             ) from e
-        keys = await self._client.signing_keys()
+        published = await self._client._signers()
         for event in consultation.events:
             try:
-                verified = verify_envelope(event.envelope, CONSULTATION_PAYLOAD_TYPE, keys)
-            except EnvelopeError as e:
+                signed_at = signing_time(
+                    event.log_entry, f"consultation:{consultation.reference}:v{event.version}"
+                )
+                verified = published.signers.verify_as_of(
+                    event.envelope, CONSULTATION_PAYLOAD_TYPE, published.revocations, signed_at
+                )
+            except (EnvelopeError, SignerError) as e:
                 raise VerificationError(f"{consultation.reference} v{event.version}: {e}") from e
             if verified.signer != event.signer:
                 raise VerificationError(

@@ -9,7 +9,6 @@ from pathlib import Path
 from types import TracebackType
 
 import grpc
-from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -21,10 +20,11 @@ from server.config import HubConfig
 from server.domain.consultations import ConsultationRules
 from server.domain.denials import DenialRules
 from server.errors import ConfigError
-from server.identity import Authenticator, RevocationList
+from server.identity import Authenticator
 from server.logs import escaped
 from server.refusals import RefusalGuard
 from server.registry import Registry
+from server.revocation import RevocationList
 from server.rpc import ForeignServiceGuard, RpcGate
 from server.services.audit import ExchangeLog
 from server.services.consultations import ConsultationDesk
@@ -77,6 +77,7 @@ class Hub:
         self._summaries: asyncio.Task[None] | None = None
         self._health = health.aio.HealthServicer()
         self._registry: Registry | None = None
+        self._crl: RevocationList | None = None
 
     async def __aenter__(self) -> Hub:
         await self.start()
@@ -92,10 +93,10 @@ class Hub:
 
     async def start(self) -> None:
         cfg = self.config
-        registry = self._registry = Registry.load(cfg.registry)
         ca_pem = _read(cfg.tls.client_ca)
-        ca = x509.load_pem_x509_certificate(ca_pem)
-        authenticator = Authenticator(registry, RevocationList(cfg.tls.crl, ca), self.clock)
+        crl = self._crl = RevocationList.for_tls(cfg.tls, ca_pem)
+        registry = self._registry = Registry.load(cfg.registry, crl)
+        authenticator = Authenticator(registry, crl, self.clock)
         log_key = load_log_key(cfg.log_signing_key)
         await self.store.open()
         self.refusals = RefusalGuard(
@@ -167,10 +168,10 @@ class Hub:
         """Put a fresh reading of the participant registry in place of the one in use, for every
         service at once (hub.toml is not read again); a file that is refused leaves the one in
         use. Each outcome is logged in one line."""
-        if self._registry is None:
+        if self._registry is None or self._crl is None:
             return False
         try:
-            fresh = Registry.load(self.config.registry)
+            fresh = Registry.load(self.config.registry, self._crl)
         except ConfigError as e:
             log.error("registry not reloaded, the one in use stays: %s", escaped(e.message))
             return False

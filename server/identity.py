@@ -8,99 +8,16 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import logging
-import time
 from collections.abc import Iterable, Mapping
-from pathlib import Path
 
 from cryptography import x509
-from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from server.clock import Clock
 from server.domain.participants import SPIFFE_PREFIX, Caller, ParticipantStatus
-from server.errors import ConfigError, RevocationUnknown, Unauthenticated
+from server.errors import Unauthenticated
 from server.registry import Registry
-
-log = logging.getLogger(__name__)
-
-
-class RevocationList:
-    """The network CA's CRL, re-read when the file changes.
-
-    A CRL that cannot be read at start stops the hub. Later, a replacement that cannot be read,
-    is not signed by the network CA or is older than the list in use is logged and ignored: the
-    list in use stays. Once the list in use is past its next update, revocation cannot be
-    checked and every call is refused (`check_current`) until a current CRL is in place.
-    """
-
-    # A replaced CRL file takes effect within this many seconds.
-    RECHECK_SECONDS = 1.0
-
-    def __init__(self, path: Path | None, ca_cert: x509.Certificate) -> None:
-        self._path = path
-        self._ca = ca_cert
-        self._mtime_ns = -1
-        self._serials: frozenset[int] = frozenset()
-        self._last_update: dt.datetime | None = None
-        self._next_update: dt.datetime | None = None
-        self._stale_reported = False
-        self._checked = time.monotonic()
-        self._load()
-
-    def refresh(self) -> None:
-        if self._path is None:
-            return
-        now = time.monotonic()
-        if now - self._checked < self.RECHECK_SECONDS:
-            return
-        self._checked = now
-        try:
-            self._load()
-        except ConfigError as e:
-            log.error("CRL not replaced, the one in use stays: %s", e)
-
-    def _load(self) -> None:
-        if self._path is None:
-            return
-        try:
-            mtime = self._path.stat().st_mtime_ns
-        except OSError as e:
-            raise ConfigError(f"cannot read CRL {self._path}: {e.strerror}") from e
-        if mtime == self._mtime_ns:
-            return
-        # A file that fails is reported once, not at every recheck, until it changes again.
-        self._mtime_ns = mtime
-        try:
-            crl = x509.load_pem_x509_crl(self._path.read_bytes())
-        except (OSError, ValueError) as e:
-            raise ConfigError(f"cannot read CRL {self._path}: not a PEM CRL") from e
-        ca_key = self._ca.public_key()
-        if not isinstance(ca_key, ec.EllipticCurvePublicKey) or not crl.is_signature_valid(ca_key):
-            raise ConfigError(f"CRL {self._path} is not signed by the network CA")
-        if self._last_update is not None and crl.last_update_utc < self._last_update:
-            raise ConfigError(f"CRL {self._path} is older than the one in use")
-        self._serials = frozenset(entry.serial_number for entry in crl)
-        self._last_update = crl.last_update_utc
-        self._next_update = crl.next_update_utc
-        self._stale_reported = False
-        log.info("loaded CRL with %d revoked certificates", len(self._serials))
-
-    def check_current(self, now: dt.datetime) -> None:
-        """Refuse to decide on revocation with a list past its next update."""
-        if self._next_update is None or now <= self._next_update:
-            return
-        if not self._stale_reported:
-            self._stale_reported = True
-            log.error(
-                "CRL %s was due for replacement at %s: every call is refused until it is",
-                self._path,
-                self._next_update.isoformat(),
-            )
-        raise RevocationUnknown("the hub cannot check revocation: its CRL is out of date")
-
-    def is_revoked(self, serial: int) -> bool:
-        return serial in self._serials
+from server.revocation import RevocationList
 
 
 @functools.lru_cache(maxsize=1024)

@@ -19,6 +19,7 @@ from server.domain.denials import DenialRules
 from server.errors import EcxError
 from server.logs import LOG_FORMAT, CoreLogRelay
 from server.registry import Registry
+from server.revocation import RevocationList
 from server.services.screening import rebuild_index
 from server.store.sqlite import SqliteStore
 from server.verify_log import LogReport, verify_store
@@ -122,7 +123,7 @@ def _verify_log(config_path: Path, seen: list[Path]) -> int:
     report = verify_store(config.store, key, config.log_origin, notes)
     if report.ok:
         try:
-            registry = Registry.load(config.registry)
+            registry = Registry.load(config.registry, RevocationList.for_tls(config.tls))
         except EcxError as e:
             print(f"ecx-server: {e.message}", file=sys.stderr)
             return 2

@@ -10,21 +10,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 
-from cryptography import x509
-
-from client.core.envelope import (
-    EnvelopeError,
-    VerifiedEnvelope,
-    VerifyingKey,
-    key_id,
-    verify_envelope,
-    verifying_key_of,
+from client.core.envelope import EnvelopeError, VerifiedEnvelope, VerifyingKey
+from client.core.signers import (
+    KEYID_FIELD,
+    Revocations,
+    SignerError,
+    SignerSet,
+    SigningCertificate,
+    revoked_reason,
 )
 from ecx.v1 import common_pb2
 from server.domain.countries import normalize_country
 from server.domain.participants import Participant, ParticipantStatus, Role
 from server.errors import BadSignature, ConfigError
 from server.logs import escaped
+from server.revocation import RevocationList
 from server.schema import (
     PATH,
     Key,
@@ -42,64 +42,80 @@ from server.schema import (
 @dataclass(frozen=True)
 class _Entries:
     by_id: Mapping[str, Participant]
-    signing_keys: Mapping[str, tuple[str, VerifyingKey]]
-    expiry: Mapping[str, dt.datetime]
+    signers: SignerSet
 
 
 class Registry:
-    """Participants by id, and their signing keys by key id."""
+    """Participants by id, and their signing certificates by key id, each issued by the network
+    CA; signatures are judged against the CRL the hub holds (`crl`, re-read as it changes)."""
 
-    def __init__(self, participants: Iterable[Participant]) -> None:
+    def __init__(self, participants: Iterable[Participant], crl: RevocationList) -> None:
         by_id: dict[str, Participant] = {}
-        keys: dict[str, tuple[str, VerifyingKey]] = {}
-        expiry: dict[str, dt.datetime] = {}
+        certificates: list[SigningCertificate] = []
         for p in participants:
             if p.id in by_id:
                 raise ConfigError(f"participant {p.id} is listed twice")
             by_id[p.id] = p
             if p.signing_certificate_pem:
+                pem = p.signing_certificate_pem.encode()
                 try:
-                    cert = x509.load_pem_x509_certificate(p.signing_certificate_pem.encode())
-                    key = verifying_key_of(cert)
-                except ValueError as e:
-                    raise ConfigError(
-                        f"participant {p.id}: signing_certificate is not a PEM certificate"
-                    ) from e
-                except EnvelopeError as e:
+                    certificates.append(SigningCertificate.issued(p.id, pem, crl.network_ca))
+                except SignerError as e:
                     raise ConfigError(f"participant {p.id}: {e}") from e
-                keys[key_id(key)] = (p.id, key)
-                expiry[key_id(key)] = cert.not_valid_after_utc
-        self._entries = _Entries(
-            MappingProxyType(by_id), MappingProxyType(keys), MappingProxyType(expiry)
-        )
+        self._crl = crl
+        self._entries = _Entries(MappingProxyType(by_id), SignerSet.of(certificates))
 
     def replace(self, other: Registry) -> None:
         """Take over other's participants and keys in one step: every component holding this
-        registry sees the new one from its next call on, none a mix of both."""
+        registry sees the new one from its next call on, none a mix of both. The CRL stays."""
         self._entries = other._entries
 
     @property
     def signing_keys(self) -> Mapping[str, tuple[str, VerifyingKey]]:
-        return self._entries.signing_keys
+        return self._entries.signers.keys
+
+    @property
+    def revocations(self) -> Revocations | None:
+        """The CRL in use, the one every check of the hub relies on."""
+        return self._crl.revocations
 
     def verify(
         self, envelope: common_pb2.Envelope, payload_type: str, now: dt.datetime
     ) -> VerifiedEnvelope:
-        """The envelope's single signature, by a registered key whose certificate has not
-        expired; BadSignature naming the field otherwise. (Signatures already stored stay
-        verifiable by anyone: this decides only what the hub accepts.)"""
-        entries = self._entries
+        """A new signature, made now: the envelope's single signature, by a registered key whose
+        certificate has not expired and is not on the CRL (whatever revocation date the list
+        gives: a key the list names signs nothing new); BadSignature naming the field otherwise.
+        (Signatures already stored are judged as of their signing time: `verify_as_of`.)"""
+        self._crl.check_current(now)
+        revocations = self._crl.revocations
         try:
-            verified = verify_envelope(envelope, payload_type, entries.signing_keys)
+            verified, certificate = self._entries.signers.verify(envelope, payload_type)
         except EnvelopeError as e:
             raise BadSignature.field(e.field, e.reason) from e
-        expires = entries.expiry[envelope.signatures[0].keyid]
-        if now > expires:
+        revoked = revocations.revoked_on(certificate.serial) if revocations else None
+        if revoked is not None:
+            raise BadSignature.field(KEYID_FIELD, revoked_reason(certificate, revoked))
+        if now > certificate.not_after:
             raise BadSignature.field(
-                "envelope.signatures[0].keyid",
-                f"the signing certificate of {verified.signer} expired on {expires.date()}",
+                KEYID_FIELD,
+                f"the signing certificate of {verified.signer} expired on"
+                f" {certificate.not_after.date()}",
             )
         return verified
+
+    def verify_as_of(
+        self, envelope: common_pb2.Envelope, payload_type: str, signed_at: dt.datetime
+    ) -> VerifiedEnvelope:
+        """A stored signature, made at signed_at (the time of its log entry): by a registered
+        key not revoked at or before then, by the CRL in use; its certificate may have expired
+        since. BadSignature naming the field otherwise. Reads nothing but this registry and the
+        CRL it holds (whether that list is current is the caller's to check)."""
+        try:
+            return self._entries.signers.verify_as_of(
+                envelope, payload_type, self._crl.revocations, signed_at
+            )
+        except EnvelopeError as e:
+            raise BadSignature.field(e.field, e.reason) from e
 
     def get(self, participant_id: str) -> Participant | None:
         return self._entries.by_id.get(participant_id)
@@ -108,9 +124,10 @@ class Registry:
         return sorted(self._entries.by_id.values(), key=lambda p: p.id)
 
     @classmethod
-    def load(cls, path: Path) -> Registry:
+    def load(cls, path: Path, crl: RevocationList) -> Registry:
         """Read participants.toml; signing certificate paths are relative to the file. Every
-        unknown, missing or invalid key is refused (up to a bound) with what is allowed there."""
+        unknown, missing or invalid key is refused (up to a bound) with what is allowed there,
+        and so is a signing certificate that the network CA of `crl` did not issue."""
         try:
             raw = tomllib.loads(path.read_text(encoding="utf-8"))
         except (OSError, tomllib.TOMLDecodeError) as e:
@@ -136,7 +153,7 @@ class Registry:
             participants.append(participant)
         problems.raise_if_any()
         try:
-            return cls(participants)
+            return cls(participants, crl)
         except ConfigError as e:
             raise ConfigError(f"{path}: {e.message}") from e
 

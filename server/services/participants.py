@@ -44,6 +44,8 @@ class ParticipantDirectory:
     async def list_participants(
         self, caller: Caller, request: participant_pb2.ListParticipantsRequest
     ) -> participant_pb2.ListParticipantsResponse:
+        revocations = self._registry.revocations
         return participant_pb2.ListParticipantsResponse(
-            participants=[to_proto(p) for p in self._registry.all()]
+            participants=[to_proto(p) for p in self._registry.all()],
+            crl=revocations.pem.decode("ascii") if revocations is not None else "",
         )

@@ -18,7 +18,6 @@ from collections.abc import Sequence
 
 from google.protobuf.message import DecodeError
 
-from client.core.envelope import EnvelopeError, verify_envelope
 from ecx.v1 import common_pb2, denial_pb2
 from server.domain.denial_history import (
     HistoryError,
@@ -28,7 +27,7 @@ from server.domain.denial_history import (
     replay,
 )
 from server.domain.denials import DenialRules
-from server.errors import StoreDamaged
+from server.errors import BadSignature, StoreDamaged
 from server.registry import Registry
 
 log = logging.getLogger(__name__)
@@ -44,11 +43,13 @@ class SignedState:
         self._registry = registry
         self._rules = rules
         self._verified: OrderedDict[bytes, str] = OrderedDict()
+        self._epoch: tuple[int, int] = (0, 0)
 
     def verify(
         self, envelope: common_pb2.Envelope, payload_type: str, signed_at: dt.datetime
     ) -> str:
-        """The signer of a stored envelope, or ValueError; checked once per process."""
+        """The signer of a stored envelope as of its signing time (a key revoked since still
+        signed it validly then), or ValueError; checked once per process and signing time."""
         signature = envelope.signatures[0] if len(envelope.signatures) == 1 else None
         digest = hashlib.sha256(
             b"\0".join(
@@ -58,17 +59,23 @@ class SignedState:
                     envelope.payload,
                     signature.keyid.encode() if signature else b"",
                     signature.sig if signature else b"",
+                    signed_at.isoformat().encode(),
                 )
             )
         ).digest()
+        # What was verified holds while the keys and the CRL it was judged by are in use.
+        epoch = (id(self._registry.signing_keys), id(self._registry.revocations))
+        if epoch != self._epoch:
+            self._verified.clear()
+            self._epoch = epoch
         signer = self._verified.get(digest)
         if signer is not None:
             self._verified.move_to_end(digest)
             return signer
         try:
-            signer = verify_envelope(envelope, payload_type, self._registry.signing_keys).signer
-        except EnvelopeError as e:
-            raise ValueError(str(e)) from e
+            signer = self._registry.verify_as_of(envelope, payload_type, signed_at).signer
+        except BadSignature as e:
+            raise ValueError(e.message) from e
         self._verified[digest] = signer
         if len(self._verified) > _VERIFIED_KEPT:
             self._verified.popitem(last=False)

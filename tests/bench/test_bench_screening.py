@@ -51,6 +51,7 @@ from server.config import HubConfig
 from server.domain.denials import DenialRules
 from server.domain.participants import Caller
 from server.registry import Registry
+from server.revocation import RevocationList
 from server.services.denials import DenialExchange
 from server.services.signed import SignedState
 from server.store.sqlite import SqliteStore
@@ -93,7 +94,7 @@ _ALNUM = re.compile("[a-z0-9]+")
 async def seed(config: HubConfig, pki: DevPki, specs: Sequence[DenialSpec]) -> dict[str, Any]:
     """Submit every generated denial through DenialExchange.submit_denial, signed by its
     issuer, many at a time so that the store's group commit batches them."""
-    registry = Registry.load(config.registry)
+    registry = Registry.load(config.registry, RevocationList.for_tls(config.tls))
     clock = FixedClock(START)
     keys = {name: Identity.load(pki.identity(name)).require_signing_key() for name in SIGNERS}
     callers = {}

@@ -41,6 +41,7 @@ from server.config import HubConfig
 from server.domain.denials import DenialContent, DenialRules
 from server.errors import EcxError
 from server.registry import Registry
+from server.revocation import RevocationList
 from server.services.denials import check_request_id
 from tests.bench._common import (
     FULL,
@@ -102,7 +103,7 @@ def build_requests(pki: DevPki, round_no: int, path: Path) -> None:
 def submit_checks(config: HubConfig) -> Callable[[bytes], DenialContent]:
     """What SubmitDenial does to a request before it stores anything, with the hub's registry
     and rules: parse, request id, signature, payload validation. Raises as the hub would."""
-    registry = Registry.load(config.registry)
+    registry = Registry.load(config.registry, RevocationList.for_tls(config.tls))
     keys = registry.signing_keys
     rules = DenialRules(validity_years=config.validity_years)
 

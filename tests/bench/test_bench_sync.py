@@ -28,6 +28,7 @@ from server.config import HubConfig
 from server.domain.denials import DenialRules
 from server.domain.participants import Caller
 from server.registry import Registry
+from server.revocation import RevocationList
 from server.services.denials import DenialExchange
 from server.services.signed import SignedState
 from server.store.sqlite import SqliteStore
@@ -56,7 +57,7 @@ SEED_BATCH_MAX = 1024
 async def seed(config: HubConfig, pki: DevPki, count: int) -> dict[str, Any]:
     """Submit `count` distinct denials (alternating dual-use and military, spread over five
     authorities) through DenialExchange.submit_denial into the store at config.store."""
-    registry = Registry.load(config.registry)
+    registry = Registry.load(config.registry, RevocationList.for_tls(config.tls))
     clock = FixedClock(START)
     keys = {name: Identity.load(pki.identity(name)).require_signing_key() for name in SIGNERS}
     callers = {}

@@ -14,6 +14,7 @@ from server.config import HubConfig
 from server.domain.participants import ParticipantStatus, Role
 from server.errors import ConfigError
 from server.registry import Registry
+from server.revocation import RevocationList
 from server.schema import MAX_PROBLEMS
 
 BASE: dict[str, Any] = {
@@ -86,7 +87,7 @@ def test_values_given_are_taken() -> None:
 def test_the_files_the_dev_pki_writes_load(pki: DevPki) -> None:
     config = HubConfig.load(pki.hub_config)
     assert config.tls.crl == pki.crl
-    registry = Registry.load(config.registry)
+    registry = Registry.load(config.registry, RevocationList.for_tls(config.tls))
     nl = registry.get("nl")
     assert nl is not None
     assert nl.member_state == "NL"
@@ -262,8 +263,13 @@ NL = (
 AUDITOR = '[[participant]]\nid = "auditor"\nroles = ["auditor"]\n'
 
 
+def _network(pki: DevPki) -> RevocationList:
+    """The dev PKI's network CA and CRL, against which signing certificates are checked."""
+    return RevocationList.for_tls(HubConfig.load(pki.hub_config).tls)
+
+
 def test_a_registry_in_the_expected_form_loads(tmp_path: Path, pki: DevPki) -> None:
-    registry = Registry.load(_registry_file(tmp_path, pki, NL + AUDITOR))
+    registry = Registry.load(_registry_file(tmp_path, pki, NL + AUDITOR), _network(pki))
     assert [p.id for p in registry.all()] == ["auditor", "nl"]
     auditor = registry.get("auditor")
     assert auditor is not None
@@ -357,6 +363,17 @@ def test_a_registry_in_the_expected_form_loads(tmp_path: Path, pki: DevPki) -> N
             "participant nl: signing_certificate is not a PEM certificate",
             id="certificate-not-pem",
         ),
+        pytest.param(
+            NL.replace("nl/signing-cert.pem", "rogue/signing-cert.pem"),
+            "participant nl: signing_certificate is not issued by the network CA",
+            id="certificate-of-another-ca",
+        ),
+        pytest.param(
+            NL.replace("nl/signing-cert.pem", "de/signing-cert.pem"),
+            "participant nl: signing_certificate is not issued to nl"
+            " (it must name spiffe://ecx.eu/participant/nl)",
+            id="certificate-of-another-participant",
+        ),
         pytest.param(NL + NL, "participant nl is listed twice", id="twice"),
         pytest.param(
             'participant = "nl"\n',
@@ -370,5 +387,5 @@ def test_a_bad_registry_is_refused_with_the_file_the_key_and_what_is_allowed(
 ) -> None:
     path = _registry_file(tmp_path, pki, body)
     with pytest.raises(ConfigError) as refused:
-        Registry.load(path)
+        Registry.load(path, _network(pki))
     assert refused.value.message.startswith(f"{path}: {message}")

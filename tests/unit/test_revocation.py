@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from server.errors import ConfigError, RevocationUnknown
-from server.identity import RevocationList
+from server.revocation import RevocationList
 
 NOW = dt.datetime(2026, 12, 2, 12, 0, tzinfo=dt.UTC)
 NAME = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "test network CA")])

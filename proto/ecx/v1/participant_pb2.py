@@ -24,17 +24,17 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18\x65\x63x/v1/participant.proto\x12\x06\x65\x63x.v1\"\xbd\x01\n\x0bParticipant\x12\n\n\x02id\x18\x01 \x01(\t\x12\x14\n\x0cmember_state\x18\x02 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x03 \x01(\t\x12\x1b\n\x05roles\x18\x04 \x03(\x0e\x32\x0c.ecx.v1.Role\x12)\n\x06status\x18\x05 \x01(\x0e\x32\x19.ecx.v1.ParticipantStatus\x12\x1b\n\x13signing_certificate\x18\x06 \x01(\t\x12\x11\n\tspiffe_id\x18\x07 \x01(\t\"\x0f\n\rWhoAmIRequest\":\n\x0eWhoAmIResponse\x12(\n\x0bparticipant\x18\x01 \x01(\x0b\x32\x13.ecx.v1.Participant\"\x19\n\x17ListParticipantsRequest\"E\n\x18ListParticipantsResponse\x12)\n\x0cparticipants\x18\x01 \x03(\x0b\x32\x13.ecx.v1.Participant*V\n\x04Role\x12\x14\n\x10ROLE_UNSPECIFIED\x10\x00\x12\r\n\tAUTHORITY\x10\x01\x12\x0e\n\nCOMMISSION\x10\x02\x12\x0b\n\x07\x41UDITOR\x10\x03\x12\x0c\n\x08OPERATOR\x10\x04*j\n\x11ParticipantStatus\x12\"\n\x1ePARTICIPANT_STATUS_UNSPECIFIED\x10\x00\x12\x16\n\x12PARTICIPANT_ACTIVE\x10\x01\x12\x19\n\x15PARTICIPANT_SUSPENDED\x10\x02\x32\xa4\x01\n\x12ParticipantService\x12\x37\n\x06WhoAmI\x12\x15.ecx.v1.WhoAmIRequest\x1a\x16.ecx.v1.WhoAmIResponse\x12U\n\x10ListParticipants\x12\x1f.ecx.v1.ListParticipantsRequest\x1a .ecx.v1.ListParticipantsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18\x65\x63x/v1/participant.proto\x12\x06\x65\x63x.v1\"\xbd\x01\n\x0bParticipant\x12\n\n\x02id\x18\x01 \x01(\t\x12\x14\n\x0cmember_state\x18\x02 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x03 \x01(\t\x12\x1b\n\x05roles\x18\x04 \x03(\x0e\x32\x0c.ecx.v1.Role\x12)\n\x06status\x18\x05 \x01(\x0e\x32\x19.ecx.v1.ParticipantStatus\x12\x1b\n\x13signing_certificate\x18\x06 \x01(\t\x12\x11\n\tspiffe_id\x18\x07 \x01(\t\"\x0f\n\rWhoAmIRequest\":\n\x0eWhoAmIResponse\x12(\n\x0bparticipant\x18\x01 \x01(\x0b\x32\x13.ecx.v1.Participant\"\x19\n\x17ListParticipantsRequest\"R\n\x18ListParticipantsResponse\x12)\n\x0cparticipants\x18\x01 \x03(\x0b\x32\x13.ecx.v1.Participant\x12\x0b\n\x03\x63rl\x18\x02 \x01(\t*V\n\x04Role\x12\x14\n\x10ROLE_UNSPECIFIED\x10\x00\x12\r\n\tAUTHORITY\x10\x01\x12\x0e\n\nCOMMISSION\x10\x02\x12\x0b\n\x07\x41UDITOR\x10\x03\x12\x0c\n\x08OPERATOR\x10\x04*j\n\x11ParticipantStatus\x12\"\n\x1ePARTICIPANT_STATUS_UNSPECIFIED\x10\x00\x12\x16\n\x12PARTICIPANT_ACTIVE\x10\x01\x12\x19\n\x15PARTICIPANT_SUSPENDED\x10\x02\x32\xa4\x01\n\x12ParticipantService\x12\x37\n\x06WhoAmI\x12\x15.ecx.v1.WhoAmIRequest\x1a\x16.ecx.v1.WhoAmIResponse\x12U\n\x10ListParticipants\x12\x1f.ecx.v1.ListParticipantsRequest\x1a .ecx.v1.ListParticipantsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'ecx.v1.participant_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_ROLE']._serialized_start=403
-  _globals['_ROLE']._serialized_end=489
-  _globals['_PARTICIPANTSTATUS']._serialized_start=491
-  _globals['_PARTICIPANTSTATUS']._serialized_end=597
+  _globals['_ROLE']._serialized_start=416
+  _globals['_ROLE']._serialized_end=502
+  _globals['_PARTICIPANTSTATUS']._serialized_start=504
+  _globals['_PARTICIPANTSTATUS']._serialized_end=610
   _globals['_PARTICIPANT']._serialized_start=37
   _globals['_PARTICIPANT']._serialized_end=226
   _globals['_WHOAMIREQUEST']._serialized_start=228
@@ -44,7 +44,7 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LISTPARTICIPANTSREQUEST']._serialized_start=305
   _globals['_LISTPARTICIPANTSREQUEST']._serialized_end=330
   _globals['_LISTPARTICIPANTSRESPONSE']._serialized_start=332
-  _globals['_LISTPARTICIPANTSRESPONSE']._serialized_end=401
-  _globals['_PARTICIPANTSERVICE']._serialized_start=600
-  _globals['_PARTICIPANTSERVICE']._serialized_end=764
+  _globals['_LISTPARTICIPANTSRESPONSE']._serialized_end=414
+  _globals['_PARTICIPANTSERVICE']._serialized_start=613
+  _globals['_PARTICIPANTSERVICE']._serialized_end=777
 # @@protoc_insertion_point(module_scope)

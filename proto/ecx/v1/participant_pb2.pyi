@@ -62,7 +62,9 @@ class ListParticipantsRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class ListParticipantsResponse(_message.Message):
-    __slots__ = ("participants",)
+    __slots__ = ("participants", "crl")
     PARTICIPANTS_FIELD_NUMBER: _ClassVar[int]
+    CRL_FIELD_NUMBER: _ClassVar[int]
     participants: _containers.RepeatedCompositeFieldContainer[Participant]
-    def __init__(self, participants: _Optional[_Iterable[_Union[Participant, _Mapping]]] = ...) -> None: ...
+    crl: str
+    def __init__(self, participants: _Optional[_Iterable[_Union[Participant, _Mapping]]] = ..., crl: _Optional[str] = ...) -> None: ...
