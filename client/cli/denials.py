@@ -130,7 +130,8 @@ async def _get(client: EcxClient, args: argparse.Namespace) -> None:
                     "tree_size": checkpoint.size,
                     "versions_logged": logged,
                 }
-                line += f", the latest of {logged} versions the log records"
+                versions = "version" if logged == 1 else "versions"
+                line += f", the latest of {logged} {versions} the log records"
         views.append(view)
         lines.append(line)
         if denial is shown[-1]:
