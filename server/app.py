@@ -29,6 +29,7 @@ from server.rpc import ForeignServiceGuard, RpcGate
 from server.services.audit import ExchangeLog
 from server.services.consultations import ConsultationDesk
 from server.services.denials import DenialExchange
+from server.services.paging import PositionTokens
 from server.services.participants import ParticipantDirectory
 from server.services.screening import Screener
 from server.services.signed import SignedState
@@ -98,6 +99,7 @@ class Hub:
         registry = self._registry = Registry.load(cfg.registry, crl)
         authenticator = Authenticator(registry, crl, self.clock)
         log_key = load_log_key(cfg.log_signing_key)
+        tokens = PositionTokens.from_log_key(log_key)
         await self.store.open()
         self.refusals = RefusalGuard(
             self.store,
@@ -110,7 +112,9 @@ class Hub:
         signed = SignedState(registry, denial_rules)
         implementations = (
             ParticipantDirectory(registry),
-            DenialExchange(self.store, registry, self.clock, cfg.limits, denial_rules, signed),
+            DenialExchange(
+                self.store, registry, self.clock, cfg.limits, denial_rules, signed, tokens
+            ),
             ExchangeLog(self.store, self.clock, log_key, cfg.log_origin),
             ConsultationDesk(
                 self.store,
@@ -119,6 +123,7 @@ class Hub:
                 ConsultationRules(answer_days=cfg.consultation_answer_days),
                 self.screener,
                 signed,
+                tokens,
             ),
         )
         age_ms = cfg.limits.max_connection_age_seconds * 1000

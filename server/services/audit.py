@@ -30,7 +30,7 @@ from server.domain.merkle import (
 )
 from server.domain.participants import Caller
 from server.errors import InfrastructureError, InvalidArgument
-from server.services.paging import decode_page_token, encode_page_token
+from server.services.paging import LOG_PAGE, PositionTokens
 from server.store import LogFilter, Store, StoredCheckpoint, Transaction
 
 log = logging.getLogger(__name__)
@@ -60,6 +60,7 @@ class ExchangeLog:
         self._store = store
         self._clock = clock
         self._key = key
+        self._tokens = PositionTokens.from_log_key(key)
         self.origin = origin
         self.verifier_key = verifier_key(origin, key.public_key())
         self._signing = asyncio.Lock()
@@ -192,13 +193,13 @@ class ExchangeLog:
             objects=object_ranges(_bounded("object_id", request.object_id)),
             outcome=_bounded("outcome", request.outcome),
         )
-        after = decode_page_token("log", request.page_token, first=-1)
+        after = self._tokens.open(LOG_PAGE, caller.id, request.page_token, first=-1)
         rows = await self._store.query_log(flt, after, size + 1)
         response = audit_pb2.QueryLogResponse(
             entries=[audit_pb2.LoggedEntry(index=i, entry=e) for i, e in rows[:size]]
         )
         if len(rows) > size:
-            response.next_page_token = encode_page_token("log", rows[size - 1][0])
+            response.next_page_token = self._tokens.seal(LOG_PAGE, caller.id, rows[size - 1][0])
         return response
 
 

@@ -38,7 +38,7 @@ from server.errors import (
 )
 from server.registry import Registry
 from server.services.denials import check_request_id, request_digest
-from server.services.paging import decode_page_token, encode_page_token
+from server.services.paging import CONSULTATION_PAGE, PositionTokens
 from server.services.reads import record_read
 from server.services.screening import Screener
 from server.services.signed import SignedState
@@ -65,6 +65,7 @@ class ConsultationDesk:
         consultation_rules: rules.ConsultationRules,
         screener: Screener,
         signed: SignedState,
+        tokens: PositionTokens,
     ) -> None:
         self._signed = signed
         self._store = store
@@ -72,6 +73,7 @@ class ConsultationDesk:
         self._clock = clock
         self._rules = consultation_rules
         self._screener = screener
+        self._tokens = tokens
 
     async def screen_transaction(
         self, caller: Caller, request: consultation_pb2.ScreenTransactionRequest
@@ -417,7 +419,7 @@ class ConsultationDesk:
             raise InvalidArgument.field("state", "unknown state")
         if request.page_size > 500:
             raise InvalidArgument.field("page_size", "at most 500")
-        after = decode_page_token("consultations", request.page_token, first=0)
+        after = self._tokens.open(CONSULTATION_PAGE, caller.id, request.page_token, first=0)
         size = request.page_size or 100
         today = self._clock.now().date()
         flt = ConsultationFilter(
@@ -445,7 +447,9 @@ class ConsultationDesk:
             self._mark_overdue(consultation)
             response.consultations.append(consultation)
         if len(rows) > size:
-            response.next_page_token = encode_page_token("consultations", rows[size - 1][0])
+            response.next_page_token = self._tokens.seal(
+                CONSULTATION_PAGE, caller.id, rows[size - 1][0]
+            )
         await self._log_read(caller, "ListConsultations", response.consultations, response)
         return response
 

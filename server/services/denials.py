@@ -32,7 +32,7 @@ from server.errors import (
     PermissionDenied,
 )
 from server.registry import Registry
-from server.services.paging import decode_page_token, encode_page_token, parse_position
+from server.services.paging import DENIAL_CHANGES, DENIAL_PAGE, PositionTokens
 from server.services.reads import record_read
 from server.services.screening import screening_names
 from server.services.signed import SignedState, claimed_regime, stored_columns_agree
@@ -105,6 +105,7 @@ class DenialExchange:
         limits: Limits,
         denial_rules: rules.DenialRules,
         signed: SignedState,
+        tokens: PositionTokens,
     ) -> None:
         self._store = store
         self._registry = registry
@@ -112,6 +113,7 @@ class DenialExchange:
         self._limits = limits
         self._rules = denial_rules
         self._signed = signed
+        self._tokens = tokens
 
     def _verify(
         self, caller: Caller, envelope: common_pb2.Envelope, payload_type: str
@@ -438,7 +440,7 @@ class DenialExchange:
         if request.page_size > self._limits.max_page_size:
             raise InvalidArgument.field("page_size", f"at most {self._limits.max_page_size}")
         size = request.page_size or self._limits.default_page_size
-        after = decode_page_token("page", request.page_token, first=0)
+        after = self._tokens.open(DENIAL_PAGE, caller.id, request.page_token, first=0)
         rows = await self._store.list_denials(flt, after, size + 1)
         today = self._clock.now().date()
         response = denial_pb2.ListDenialsResponse(
@@ -449,7 +451,7 @@ class DenialExchange:
             ]
         )
         if len(rows) > size:
-            response.next_page_token = encode_page_token("page", rows[size - 1][0])
+            response.next_page_token = self._tokens.seal(DENIAL_PAGE, caller.id, rows[size - 1][0])
         await record_read(
             self._store,
             self._clock,
@@ -467,21 +469,23 @@ class DenialExchange:
         """Serialized SyncDenialsResponse messages."""
         if request.batch_size > self._limits.max_sync_batch:
             raise InvalidArgument.field("batch_size", f"at most {self._limits.max_sync_batch}")
-        after = _decode_cursor(request.cursor)
+        after = self._tokens.open(DENIAL_CHANGES, caller.id, request.cursor, first=0)
         # Unless asked for fewer, as many as allowed: each message costs a query and a frame.
         batch = request.batch_size or self._limits.max_sync_batch
         regimes = policy.readable_regimes(caller)
         everything = regimes >= {denial_pb2.MILITARY, denial_pb2.DUAL_USE}
         owners: set[str] = set()
-        last = after
+        first_page = last_page = b""
         try:
             async for page in self._store.changes(None if everything else regimes, after, batch):
                 # The page comes as the serialized `changes` of a response: the response is
                 # written directly, that field and then the cursor, with no re-encoding.
-                cursor = length_delimited(_CURSOR_FIELD, str(page.last_seq).encode())
+                sealed = self._tokens.seal(DENIAL_CHANGES, caller.id, page.last_seq)
+                cursor = length_delimited(_CURSOR_FIELD, sealed.encode())
                 owners.update(page.issuers)
                 yield page.changes + cursor
-                last = page.last_seq
+                first_page = first_page or page.changes
+                last_page = page.changes
         finally:
             await record_read(
                 self._store,
@@ -490,7 +494,7 @@ class DenialExchange:
                 "SyncDenials",
                 # The range names exactly what was returned (every version in it that the
                 # caller's regimes cover), so the request is digested rather than 65 MB.
-                [f"denial-changes:{after}-{last}"],
+                _changes_returned(first_page, last_page),
                 owners,
                 hashlib.sha256(request.SerializeToString(deterministic=True)).digest(),
             )
@@ -555,13 +559,16 @@ def _destination(previous: denial_pb2.Denial) -> str:
     return normalize_country(payload.destination_country) or payload.destination_country
 
 
-def _decode_cursor(cursor: str) -> int:
-    if not cursor:
-        return 0
-    value = parse_position(cursor)
-    if value is None:
-        raise InvalidArgument.field("cursor", "not a cursor from a previous response")
-    return value
+def _changes_returned(first_page: bytes, last_page: bytes) -> list[str]:
+    """The range of versions a sync returned, from its first to its last, named by reference
+    and version: never by sequence number, which counts versions the reader may not see."""
+    if not first_page:
+        return []
+    parse = denial_pb2.SyncDenialsResponse.FromString
+    head = parse(first_page).changes
+    tail = head if last_page is first_page else parse(last_page).changes
+    first, last = head[0], tail[-1]
+    return [f"denial-changes:{first.reference}:v{first.version}..{last.reference}:v{last.version}"]
 
 
 def _regime(value: int) -> denial_pb2.Regime:

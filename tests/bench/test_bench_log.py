@@ -101,10 +101,9 @@ def make_events(first: int, count: int) -> list[Event]:
             )
         elif kind < 0.85:
             owners = tuple(sorted(rng.sample(AUTHORITY_IDS, rng.randint(1, 5))))
-            cursor = f"denial-changes:{max(i - 500, 0)}-{i}"
-            event = Event(
-                when, rng.choice(READERS), "SyncDenials", (cursor,), digest, parties=owners
-            )
+            start = f"{AUTHORITIES[owners[0]][0]}-2026-{max(i - 500, 0) // 3 + 1:07d}"
+            span = f"denial-changes:{start}:v1..{reference}:v1"
+            event = Event(when, rng.choice(READERS), "SyncDenials", (span,), digest, parties=owners)
         elif kind < 0.93:
             shown = [rng.choice(AUTHORITY_IDS) for _ in range(rng.randint(1, 10))]
             objects = tuple(

@@ -45,7 +45,7 @@ from client.api import new_request_id
 from client.core.envelope import DENIAL_PAYLOAD_TYPE, sign
 from client.identity import Identity
 from ecx.v1 import denial_pb2
-from server.app import Hub
+from server.app import Hub, load_log_key
 from server.clock import FixedClock
 from server.config import HubConfig
 from server.domain.denials import DenialRules
@@ -53,6 +53,7 @@ from server.domain.participants import Caller
 from server.registry import Registry
 from server.revocation import RevocationList
 from server.services.denials import DenialExchange
+from server.services.paging import PositionTokens
 from server.services.signed import SignedState
 from server.store.sqlite import SqliteStore
 from tests.bench._common import (
@@ -115,7 +116,13 @@ async def seed(config: HubConfig, pki: DevPki, specs: Sequence[DenialSpec]) -> d
     async with SqliteStore(config.store, batch_max=SEED_BATCH_MAX) as store:
         rules = DenialRules(validity_years=config.validity_years)
         exchange = DenialExchange(
-            store, registry, clock, config.limits, rules, SignedState(registry, rules)
+            store,
+            registry,
+            clock,
+            config.limits,
+            rules,
+            SignedState(registry, rules),
+            PositionTokens.from_log_key(load_log_key(config.log_signing_key)),
         )
         await asyncio.gather(*(submitter(exchange) for _ in range(SEED_CONCURRENCY)))
         commits = store.commits

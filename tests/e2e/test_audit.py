@@ -278,9 +278,10 @@ async def test_a_sync_call_appends_one_entry(hub: RunningHub) -> None:
         log = await decoded_log(hub)
         assert len(log) == before + 1
         entry = log[-1]
-        cursor = responses[-1].cursor
         assert (entry.actor, entry.action, entry.outcome) == ("commission", "SyncDenials", "OK")
-        assert list(entry.object_ids) == [f"denial-changes:0-{cursor}"]
+        # The range from the first version returned to the last, never by sequence number (the
+        # Commission may read this entry, and the numbers would count military versions).
+        assert list(entry.object_ids) == ["denial-changes:DE-2026-L201:v1..DE-2026-L201:v1"]
         assert list(entry.parties) == ["de"]
         # The range names what was returned; the digest is of the request that asked for it.
         request = denial_pb2.SyncDenialsRequest(batch_size=2)
@@ -292,7 +293,7 @@ async def test_a_sync_call_appends_one_entry(hub: RunningHub) -> None:
         assert [len(r.changes) for r in responses] == [2, 1]
         log = await decoded_log(hub)
         assert len(log) == before + 2
-        assert list(log[-1].object_ids) == [f"denial-changes:0-{responses[-1].cursor}"]
+        assert list(log[-1].object_ids) == [f"denial-changes:{REF}:v1..{REF}:v2"]
         assert list(log[-1].parties) == ["de", "nl"]
 
         # A call with nothing new is an event too.
@@ -301,7 +302,7 @@ async def test_a_sync_call_appends_one_entry(hub: RunningHub) -> None:
     log = await decoded_log(hub)
     assert len(log) == before + 3
     assert (log[-1].actor, log[-1].action) == ("it", "SyncDenials")
-    assert list(log[-1].object_ids) == [f"denial-changes:{cursor}-{cursor}"]
+    assert list(log[-1].object_ids) == []
     assert list(log[-1].parties) == []
 
     # The parties are the issuers of the versions in the range returned, and of no others.
@@ -311,7 +312,7 @@ async def test_a_sync_call_appends_one_entry(hub: RunningHub) -> None:
         responses = [r async for r in it.sync_denials(cursor)]
     assert [len(r.changes) for r in responses] == [1]
     log = await decoded_log(hub)
-    assert list(log[-1].object_ids) == [f"denial-changes:{cursor}-{responses[-1].cursor}"]
+    assert list(log[-1].object_ids) == ["denial-changes:ES-2026-L301:v1..ES-2026-L301:v1"]
     assert list(log[-1].parties) == ["es"]
 
 
