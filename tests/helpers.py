@@ -286,6 +286,34 @@ class HubProcess:
     # The hub's own copy of the dev participants.toml, for a test to edit (then SIGHUP).
     registry: Path
 
+    def pids(self) -> list[int]:
+        """The hub's process and its live worker processes."""
+        return [self.process.pid, *live_children(self.process.pid)]
+
+
+def served_connections(port: int, pid: int) -> int:
+    """Established TCP connections on the hub's port whose socket process pid holds."""
+    established = set()
+    # (gRPC may listen on an IPv6 socket and serve IPv4 as mapped addresses.)
+    lines = [
+        line
+        for table in ("/proc/net/tcp", "/proc/net/tcp6")
+        if Path(table).exists()
+        for line in Path(table).read_text().splitlines()[1:]
+    ]
+    for line in lines:
+        fields = line.split()
+        local_port = int(fields[1].rsplit(":", 1)[1], 16)
+        if local_port == port and fields[3] == "01":
+            established.add(fields[9])
+    held = 0
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        with contextlib.suppress(OSError):
+            target = os.readlink(fd)
+            if target.startswith("socket:[") and target[8:-1] in established:
+                held += 1
+    return held
+
 
 @contextmanager
 def hub_process(

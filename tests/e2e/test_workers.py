@@ -26,6 +26,7 @@ from tests.helpers import (
     hub_process,
     live_children,
     process_state,
+    served_connections,
     store_rows,
 )
 
@@ -37,30 +38,6 @@ NAMES = ("nl", "de")
 def _running(pid: int) -> bool:
     fields = process_state(pid)
     return fields is not None and fields[0] not in ("Z", "X")
-
-
-def _served_connections(port: int, pid: int) -> int:
-    """Established TCP connections on the hub's port whose socket process pid holds."""
-    established = set()
-    # (gRPC may listen on an IPv6 socket and serve IPv4 as mapped addresses.)
-    lines = [
-        line
-        for table in ("/proc/net/tcp", "/proc/net/tcp6")
-        if Path(table).exists()
-        for line in Path(table).read_text().splitlines()[1:]
-    ]
-    for line in lines:
-        fields = line.split()
-        local_port = int(fields[1].rsplit(":", 1)[1], 16)
-        if local_port == port and fields[3] == "01":
-            established.add(fields[9])
-    held = 0
-    for fd in Path(f"/proc/{pid}/fd").iterdir():
-        with contextlib.suppress(OSError):
-            target = os.readlink(fd)
-            if target.startswith("socket:[") and target[8:-1] in established:
-                held += 1
-    return held
 
 
 @pytest.mark.slow
@@ -95,7 +72,7 @@ async def test_workers_share_the_port_the_store_and_the_exchange_log(
             )
 
             # The kernel spread the clients' connections over both processes.
-            served = {pid: _served_connections(port, pid) for pid in [hub.process.pid, *workers]}
+            served = {pid: served_connections(port, pid) for pid in [hub.process.pid, *workers]}
             assert sum(served.values()) == CLIENTS, served
             assert all(n > 0 for n in served.values()), served
 
@@ -160,7 +137,7 @@ async def test_a_dead_worker_is_replaced_and_workers_stop_without_the_hub(
                 for _ in range(CLIENTS)
             ]
             await asyncio.gather(*(c.whoami() for c in clients))
-            assert _served_connections(port, second) > 0
+            assert served_connections(port, second) > 0
             references = [
                 (
                     await c.submit_denial(current_dual_use_payload(f"NL-2026-R{n:02d}", "NL"))
