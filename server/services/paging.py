@@ -75,7 +75,10 @@ class PositionTokens:
             raise ValueError(f"position {position} is not a row id")
         plain = position.to_bytes(_POSITION, "big")
         aad = _associated(kind, reader)
-        nonce = hmac.digest(self._nonce_key, aad + plain, hashlib.sha256)[:_NONCE]
+        synthetic = hmac.digest(self._nonce_key, aad + plain, hashlib.sha256)
+        # The first bit clear: a token never starts with "-", which a command line takes for
+        # an option (nor with "_").
+        nonce = bytes([synthetic[0] & 0x7F]) + synthetic[1:_NONCE]
         sealed = nonce + self._aead.encrypt(nonce, plain, aad)
         return base64.urlsafe_b64encode(sealed).decode("ascii")
 

@@ -435,6 +435,29 @@ def test_only_the_issuer_changes_its_denial(ecx: Ecx, submitted: dict[str, Any])
     assert ecx.json("denial", "get", "NL-CLI-0001")["status"] == "ACTIVE"
 
 
+# Sync
+
+
+def test_sync_resumes_from_the_cursor_it_printed(ecx: Ecx, tmp_path: Path) -> None:
+    def submit(reference: str) -> None:
+        path = write_json(tmp_path, f"{reference}.json", denial_json(reference))
+        ecx.ok("denial", "submit", "--file", path)
+
+    submit("NL-CLI-S001")
+    everything = ecx.json("denial", "sync", who="de")
+    assert everything["changes"][-1]["reference"] == "NL-CLI-S001"
+    text = ecx.ok("denial", "sync", who="de")
+    cursor = text.rsplit("resume with --cursor ", 1)[1].strip()
+    assert cursor == everything["cursor"]
+    submit("NL-CLI-S002")
+    resumed = ecx.json("denial", "sync", "--cursor", cursor, who="de")
+    assert [c["reference"] for c in resumed["changes"]] == ["NL-CLI-S002"]
+    assert ecx.json("denial", "sync", "--cursor", resumed["cursor"], who="de")["changes"] == []
+    # Germany's cursor is Germany's.
+    line = one_line_failure(ecx.run("denial", "sync", "--cursor", cursor, who="fr"))
+    assert "not a cursor from a previous response" in line
+
+
 # Defaults from the environment
 
 
