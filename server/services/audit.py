@@ -207,7 +207,7 @@ _OBJECT = re.compile(
     r"(?:(?P<kind>denial|consultation):)?(?P<reference>[A-Z]{2}-[A-Za-z0-9][A-Za-z0-9./_-]{0,61})"
     r"(?::v(?P<version>[1-9][0-9]{0,9}))?"
 )
-_OTHER_OBJECTS = re.compile(r"(?:denial-changes|peer-certificate):[A-Za-z0-9_:.=-]{1,200}")
+_OTHER_OBJECTS = re.compile(r"(?:denial-changes|peer-certificate):[A-Za-z0-9_:./=-]{1,200}")
 OBJECT_FORM = (
     "a reference (NL-2026-0001), an object (denial:NL-2026-0001, consultation:DE-C-2026-0007)"
     " or one version of it (denial:NL-2026-0001:v2)"
