@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives.serialization import load_pem_private_key, l
 
 from client.core.envelope import SigningKey
 from client.core.sealing import EncryptionPrivateKey
+from client.core.signers import SPIFFE_PREFIX
 from client.errors import IdentityError
 from client.keystore import load_encryption_keys
 
@@ -115,6 +116,19 @@ class Identity:
         if self.signing_key is None:
             raise IdentityError(f"identity {self.directory}: no signing-key.pem to sign with")
         return self.signing_key
+
+    def certified_id(self) -> str:
+        """The participant id cert.pem names (its SAN URI spiffe://ecx.eu/participant/<id>):
+        who the hub takes this identity to be, whatever identity.toml says."""
+        cert = x509.load_pem_x509_certificate(self.cert_pem)
+        try:
+            san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        except x509.ExtensionNotFound:
+            san = x509.SubjectAlternativeName([])
+        for uri in san.get_values_for_type(x509.UniformResourceIdentifier):
+            if uri.startswith(SPIFFE_PREFIX):
+                return uri[len(SPIFFE_PREFIX) :]
+        raise IdentityError(f"identity {self.directory}: cert.pem names no ecx participant")
 
     def require_encryption_key(self) -> EncryptionPrivateKey:
         if self.encryption_key is None:
