@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import binascii
 import enum
+import functools
 import hashlib
 import os
 from dataclasses import dataclass
@@ -79,7 +80,10 @@ def key_id_of(suite: Suite, public_key: bytes) -> str:
     return hashlib.sha256(suite.value.encode() + b"\0" + public_key).hexdigest()
 
 
+@functools.lru_cache(maxsize=1024)
 def _public_key(suite: Suite, data: bytes) -> _PublicKey:
+    """A public key parsed once: for ML-KEM-768 the parse (its modulus check) costs about what
+    an encapsulation does, and a sender seals to the same few dozen keys again and again."""
     if len(data) != suite.public_key_bytes:
         raise SealError(
             f"a {suite.value} public key is {suite.public_key_bytes} bytes, not {len(data)}"
@@ -116,6 +120,14 @@ class RecipientKey:
     key_id: str
     suite: Suite
     public_key: bytes
+
+
+@functools.lru_cache(maxsize=1024)
+def _sealable(recipient: RecipientKey) -> _PublicKey:
+    """The recipient's parsed key, once its id is found to name it (also checked once)."""
+    if recipient.key_id != key_id_of(recipient.suite, recipient.public_key):
+        raise SealError(f"the key of {recipient.participant} is not the key its id names")
+    return _public_key(recipient.suite, recipient.public_key)
 
 
 class EncryptionPrivateKey:
@@ -248,9 +260,7 @@ def wrap_key(content_key: bytes, recipient: RecipientKey, info: bytes) -> KeyWra
     (RFC 9180 §8.1: the single-shot API's context goes in info)."""
     if len(content_key) != CONTENT_KEY_BYTES:
         raise SealError(f"a content key is {CONTENT_KEY_BYTES} bytes, not {len(content_key)}")
-    if recipient.key_id != key_id_of(recipient.suite, recipient.public_key):
-        raise SealError(f"the key of {recipient.participant} is not the key its id names")
-    public = _public_key(recipient.suite, recipient.public_key)
+    public = _sealable(recipient)
     try:
         sealed = _HPKE[recipient.suite].encrypt(content_key, public, info=info)
     except (ValueError, TypeError) as e:
