@@ -3,7 +3,8 @@
 ``python -m certs.devpki [--out DIR] [--force]`` creates in one step everything a local hub
 and its participants need to talk over mutual TLS: a network CA, a hub server certificate,
 a CRL, one client identity per participant (including deliberately broken ones used to test
-refusals), the hub's participant registry and the hub configuration.
+refusals) with, for those that may receive notices, an encryption key, the hub's participant
+registry and the hub configuration.
 
 This PKI is for development and tests only. The CA private key is stored next to the
 certificates so that tests can issue further identities and CRLs; a real network keeps its CA
@@ -19,6 +20,7 @@ import secrets
 import shutil
 import sys
 import tempfile
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -28,6 +30,9 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from client.core.sealing import EncryptionPrivateKey, Suite
+from client.keystore import make_current, save_encryption_key
 
 DEFAULT_OUT = Path("certs/dev")
 SERVER_ADDRESS = "127.0.0.1:50051"
@@ -49,6 +54,11 @@ REGULAR = ("nl", "de", "fr", "es", "it", "commission", "auditor", "operator")
 # Deliberately unusable identities, for testing that the hub refuses them.
 SPECIAL = ("revoked", "expired", "rogue")
 PARTICIPANTS = REGULAR + SPECIAL
+# Who may receive sensitive notices, and so holds an encryption key: the authorities and the
+# Commission (and the test identities registered as authorities). Auditors and operators never
+# read content; `rogue` is nobody the hub knows.
+RECEIVERS = ("nl", "de", "fr", "es", "it", "commission", "revoked", "expired")
+ENCRYPTION_FILES = ("encryption/current",)
 TLS_FILES = ("ca.pem", "cert.pem", "key.pem")
 SIGNING_FILES = ("signing-cert.pem", "signing-key.pem")
 IDENTITY_FILES = (*TLS_FILES, *SIGNING_FILES, "identity.toml", "log-key.pub")
@@ -228,8 +238,10 @@ def _write_identity(
     network_ca_pem: bytes,
     now: datetime,
     expired: bool = False,
+    encryption: Suite | None = None,
 ) -> list[int]:
-    """Write a TLS client identity and a signing identity; return both serial numbers."""
+    """Write a TLS client identity and a signing identity, and an encryption key of the suite
+    given (made current); return both certificates' serial numbers."""
     dest.mkdir(parents=True, exist_ok=True)
     san: list[x509.GeneralName] = [x509.UniformResourceIdentifier(SPIFFE_PREFIX + participant_id)]
     if expired:
@@ -266,6 +278,10 @@ def _write_identity(
     _write_private_key(dest / "key.pem", tls_key)
     (dest / "signing-cert.pem").write_bytes(_pem(signing_cert))
     _write_private_key(dest / "signing-key.pem", signing_key)
+    if encryption is not None:
+        key = EncryptionPrivateKey.generate(encryption)
+        save_encryption_key(dest, key)
+        make_current(dest, key.key_id)
     log_pub = dest.parent / "hub" / "log-key.pub"
     if log_pub.exists():
         # The hub's log key, pinned by each participant to verify signed checkpoints.
@@ -381,7 +397,7 @@ max_connection_age_seconds = 3600
     )
 
 
-def _generate(root: Path, now: datetime) -> None:
+def _generate(root: Path, now: datetime, x25519: frozenset[str]) -> None:
     network_key = ec.generate_private_key(ec.SECP256R1())
     network = _Issuer(_ca_certificate(network_key, now), network_key)
     network_pem = _pem(network.cert)
@@ -409,6 +425,7 @@ def _generate(root: Path, now: datetime) -> None:
             network_ca_pem=network_pem,
             now=now,
             expired=name == "expired",
+            encryption=_suite_of(name, x25519),
         )
         if name == "revoked":
             revoked.extend(serials)
@@ -417,8 +434,17 @@ def _generate(root: Path, now: datetime) -> None:
     _write_hub_config(root / "hub.toml")
 
 
-def make_dev_pki(out: Path, *, now: datetime | None = None) -> DevPki:
+def _suite_of(name: str, x25519: frozenset[str]) -> Suite | None:
+    if name not in RECEIVERS:
+        return None
+    return Suite.X25519 if name in x25519 else Suite.HYBRID
+
+
+def make_dev_pki(out: Path, *, now: datetime | None = None, x25519: Iterable[str] = ()) -> DevPki:
     """Create a fresh development PKI in ``out``, replacing whatever was there.
+
+    Each participant that may receive notices gets an encryption key of the hybrid suite
+    (ML-KEM-768 + X25519), or of plain X25519 if it is named in ``x25519``.
 
     Everything is written to a temporary directory next to ``out`` and then renamed into
     place, so an interrupted run never leaves a half-written PKI behind.
@@ -432,7 +458,7 @@ def make_dev_pki(out: Path, *, now: datetime | None = None) -> DevPki:
     old: Path | None = None
     try:
         tmp.chmod(0o755)  # certificates are public; the keys themselves are 0600
-        _generate(tmp, now)
+        _generate(tmp, now, frozenset(x25519))
         # A directory cannot be renamed over a non-empty one: move the old PKI aside first.
         if out.exists():
             old = out.with_name(f".{out.name}.old-{secrets.token_hex(4)}")
@@ -453,6 +479,7 @@ def _expected_files() -> list[str]:
     files = ["ca.pem", "ca-key.pem", "crl.pem", "hub.toml", "participants.toml"]
     files += [f"hub/{f}" for f in HUB_FILES]
     files += [f"{p}/{f}" for p in PARTICIPANTS for f in IDENTITY_FILES]
+    files += [f"{p}/{f}" for p in RECEIVERS for f in ENCRYPTION_FILES]
     files.append("rogue/rogue-ca.pem")
     return files
 
@@ -502,6 +529,7 @@ def issue_identity(
     participant_id: str | None = None,
     out: Path | None = None,
     expired: bool = False,
+    encryption: Suite | None = Suite.HYBRID,
 ) -> Path:
     """Issue an extra client identity from the network CA of an existing PKI.
 
@@ -509,7 +537,8 @@ def issue_identity(
     ``signing-cert.pem``, ``signing-key.pem``, ``identity.toml``) to ``out`` or
     ``pki_dir/name`` and returns that directory. The identity is not added to the registry,
     which makes it suitable for testing participants unknown to the hub. With ``expired``,
-    the TLS certificate's notAfter lies one day in the past.
+    the TLS certificate's notAfter lies one day in the past. The identity gets a current
+    encryption key of the suite ``encryption`` (none if None).
     """
     pki_dir = Path(pki_dir)
     network = _load_network_ca(pki_dir)
@@ -521,6 +550,7 @@ def issue_identity(
         network_ca_pem=_pem(network.cert),
         now=_now(),
         expired=expired,
+        encryption=encryption,
     )
     (dest / "log-key.pub").write_bytes((pki_dir / "hub" / "log-key.pub").read_bytes())
     return dest
@@ -538,6 +568,7 @@ def _summary(pki: DevPki) -> str:
             f"  identities  {', '.join(REGULAR)}",
             "  for tests   revoked (on crl.pem), expired (TLS cert expired),"
             " rogue (foreign CA, claims nl)",
+            f"  encryption  keys under <name>/encryption/ for {', '.join(RECEIVERS)}",
             "  hub config  hub.toml, registry participants.toml",
         ]
     )
@@ -554,13 +585,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--force", action="store_true", help="regenerate even if a valid PKI is present"
     )
+    parser.add_argument(
+        "--x25519",
+        action="append",
+        default=[],
+        metavar="NAME",
+        choices=RECEIVERS,
+        help="give NAME an encryption key of plain X25519 instead of the hybrid suite (repeatable)",
+    )
     args = parser.parse_args(argv)
     out: Path = args.out
     try:
         if not args.force and is_current(out):
             print(f"development PKI present in {out}")
             return 0
-        pki = make_dev_pki(out)
+        pki = make_dev_pki(out, x25519=args.x25519)
     except (OSError, ValueError) as exc:
         print(f"devpki: error: {exc}", file=sys.stderr)
         return 1

@@ -29,13 +29,22 @@ from client.core.envelope import (
     CONSULTATION_PAYLOAD_TYPE,
     DENIAL_CHANGE_PAYLOAD_TYPE,
     DENIAL_PAYLOAD_TYPE,
+    ENCRYPTION_KEY_PAYLOAD_TYPE,
     EnvelopeError,
     VerifyingKey,
     sign,
 )
 from client.core.merkle import check_inclusion, leaf_hash, verify_inclusion
+from client.core.published_keys import (
+    KeyCheck,
+    KeyStatement,
+    PublishedKeyError,
+    check_published_key,
+    verify_published_key,
+)
+from client.core.sealing import EncryptionPrivateKey, RecipientKey
 from client.core.signers import PublishedSigners, SignerError, published_signers, signing_time
-from client.errors import IdentityError, RemoteError, VerificationError
+from client.errors import IdentityError, NoEncryptionKey, RemoteError, VerificationError
 from client.identity import Identity
 from ecx.v1 import (
     audit_pb2,
@@ -161,21 +170,86 @@ class EcxClient:
         now = dt.datetime.now(dt.UTC)
         published = self._published
         if published is None or not published.revocations.is_current(now):
-            response: participant_pb2.ListParticipantsResponse = await self._call(
-                self._participants.ListParticipants, participant_pb2.ListParticipantsRequest()
-            )
-            try:
-                network_ca = x509.load_pem_x509_certificate(self.identity.ca_pem)
-            except ValueError as e:
-                raise IdentityError(
-                    f"identity {self.identity.directory}: ca.pem is not a PEM certificate"
-                ) from e
-            try:
-                published = published_signers(response, network_ca, now)
-            except SignerError as e:
-                raise VerificationError(str(e)) from e
-            self._published = published
+            published = (await self._directory(now))[1]
         return published
+
+    async def _directory(
+        self, now: dt.datetime
+    ) -> tuple[participant_pb2.ListParticipantsResponse, PublishedSigners]:
+        """A fresh ListParticipants answer, and its signers checked against the pinned CA (kept
+        for _signers)."""
+        response: participant_pb2.ListParticipantsResponse = await self._call(
+            self._participants.ListParticipants, participant_pb2.ListParticipantsRequest()
+        )
+        try:
+            network_ca = x509.load_pem_x509_certificate(self.identity.ca_pem)
+        except ValueError as e:
+            raise IdentityError(
+                f"identity {self.identity.directory}: ca.pem is not a PEM certificate"
+            ) from e
+        try:
+            published = published_signers(response, network_ca, now)
+        except SignerError as e:
+            raise VerificationError(str(e)) from e
+        self._published = published
+        return response, published
+
+    # Encryption keys
+
+    async def publish_encryption_key(
+        self,
+        private_key: EncryptionPrivateKey,
+        not_after: dt.date,
+        *,
+        request_id: str | None = None,
+    ) -> participant_pb2.PublishedKey:
+        """Sign the statement of this key (to be sealed to until not_after) and publish it."""
+        statement = KeyStatement.of(private_key, self.identity.certified_id(), not_after)
+        request = participant_pb2.PublishEncryptionKeyRequest(
+            request_id=request_id or new_request_id(),
+            envelope=sign(
+                statement.to_payload(),
+                ENCRYPTION_KEY_PAYLOAD_TYPE,
+                self.identity.require_signing_key(),
+            ),
+        )
+        response: participant_pb2.PublishEncryptionKeyResponse = await self._call(
+            self._participants.PublishEncryptionKey, request
+        )
+        return response.key
+
+    async def recipient_keys(self, participant_ids: Sequence[str]) -> list[RecipientKey]:
+        """The current key of each participant, from one ListParticipants answer, each used
+        only if that participant's own signing key signed it (VerificationError otherwise: the
+        hub may have substituted it); NoEncryptionKey if one has none."""
+        now = dt.datetime.now(dt.UTC)
+        response, signers = await self._directory(now)
+        listed = {p.id: p for p in response.participants}
+        keys = []
+        for pid in dict.fromkeys(participant_ids):
+            participant = listed.get(pid)
+            if participant is None or not participant.encryption_keys:
+                raise NoEncryptionKey(f"{pid} has no current encryption key at the hub")
+            try:
+                # (one is current; were several shown, the latest logged is the one to use)
+                latest = max(participant.encryption_keys, key=lambda k: k.log_index)
+                for published in participant.encryption_keys:
+                    statement = verify_published_key(pid, published, signers, now.date())
+                    if published is latest:
+                        keys.append(statement.recipient())
+            except PublishedKeyError as e:
+                raise VerificationError(f"{pid}: {e}") from e
+        return keys
+
+    async def encryption_keys(self) -> list[tuple[participant_pb2.Participant, list[KeyCheck]]]:
+        """Every participant with its current keys, each with the verdict of the checks a
+        sender makes before sealing to it."""
+        now = dt.datetime.now(dt.UTC)
+        response, signers = await self._directory(now)
+        return [
+            (p, [check_published_key(p.id, k, signers, now.date()) for k in p.encryption_keys])
+            for p in response.participants
+        ]
 
     # Denials
 

@@ -39,5 +39,9 @@ class VerificationError(EcxClientError):
     """Something the hub returned does not verify."""
 
 
+class NoEncryptionKey(EcxClientError):
+    """A participant has no current encryption key to seal to."""
+
+
 class IdentityError(EcxClientError):
     """The local identity directory is unusable."""

@@ -1,22 +1,29 @@
-"""A participant's local identity: TLS credentials and signing key, from one directory."""
+"""A participant's local identity: TLS credentials, signing key and encryption keys, from one
+directory."""
 
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ed25519
 from cryptography.hazmat.primitives.serialization import load_pem_private_key, load_pem_public_key
 
 from client.core.envelope import SigningKey
+from client.core.sealing import EncryptionPrivateKey
+from client.core.signers import SPIFFE_PREFIX
 from client.errors import IdentityError
+from client.keystore import load_encryption_keys
 
 
 @dataclass(frozen=True)
 class Identity:
-    """The files in an identity directory (ca.pem, cert.pem, key.pem, signing-key.pem)."""
+    """The files in an identity directory (ca.pem, cert.pem, key.pem, signing-key.pem, and the
+    encryption keys under encryption/: client.keystore)."""
 
     directory: Path
     ca_pem: bytes
@@ -25,6 +32,12 @@ class Identity:
     signing_key: SigningKey | None
     participant: str
     log_key: ed25519.Ed25519PublicKey | None = None
+    # The key to publish and be sealed to, and every key kept, by key id, to open what was
+    # sealed to an older one.
+    encryption_key: EncryptionPrivateKey | None = None
+    encryption_keys: Mapping[str, EncryptionPrivateKey] = field(
+        default_factory=lambda: MappingProxyType({})
+    )
 
     @classmethod
     def load(cls, directory: Path) -> Identity:
@@ -81,7 +94,10 @@ class Identity:
             load_pem_private_key(key_pem, password=None)
         except (ValueError, TypeError) as e:
             raise IdentityError(f"identity {directory}: key.pem is not a usable private key") from e
+        encryption_key, encryption_keys = load_encryption_keys(directory)
         return cls(
+            encryption_key=encryption_key,
+            encryption_keys=encryption_keys,
             log_key=log_key,
             directory=directory,
             ca_pem=ca_pem,
@@ -100,3 +116,33 @@ class Identity:
         if self.signing_key is None:
             raise IdentityError(f"identity {self.directory}: no signing-key.pem to sign with")
         return self.signing_key
+
+    def certified_id(self) -> str:
+        """The participant id cert.pem names (its SAN URI spiffe://ecx.eu/participant/<id>):
+        who the hub takes this identity to be, whatever identity.toml says."""
+        cert = x509.load_pem_x509_certificate(self.cert_pem)
+        try:
+            san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        except x509.ExtensionNotFound:
+            san = x509.SubjectAlternativeName([])
+        for uri in san.get_values_for_type(x509.UniformResourceIdentifier):
+            if uri.startswith(SPIFFE_PREFIX):
+                return uri[len(SPIFFE_PREFIX) :]
+        raise IdentityError(f"identity {self.directory}: cert.pem names no ecx participant")
+
+    def require_encryption_key(self) -> EncryptionPrivateKey:
+        if self.encryption_key is None:
+            raise IdentityError(
+                f"identity {self.directory}: no current encryption key (encryption/current)"
+            )
+        return self.encryption_key
+
+    def encryption_key_for(self, key_id: str) -> EncryptionPrivateKey:
+        """The private key a notice was sealed to, current or older."""
+        key = self.encryption_keys.get(key_id)
+        if key is None:
+            raise IdentityError(
+                f"identity {self.directory}: no encryption key {key_id[:16]}… (sealed to a key"
+                " this identity does not hold)"
+            )
+        return key

@@ -111,7 +111,7 @@ class Hub:
         denial_rules = DenialRules(validity_years=cfg.validity_years)
         signed = SignedState(registry, denial_rules)
         implementations = (
-            ParticipantDirectory(registry),
+            ParticipantDirectory(registry, self.store, self.clock),
             DenialExchange(
                 self.store, registry, self.clock, cfg.limits, denial_rules, signed, tokens
             ),

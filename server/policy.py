@@ -49,6 +49,15 @@ RPC_ROLES = {
     "/ecx.v1.ConsultationService/ListConsultations": _CONSULTATION_PARTIES,
 }
 
+# Who may receive sensitive notices, and so publishes a key to be sealed to, and seals to the
+# keys of others: the authorities and the Commission. Auditors and operators never read
+# content, so they have no key.
+_NOTICE_PARTIES = frozenset({Role.AUTHORITY, Role.COMMISSION})
+RPC_ROLES = {
+    **RPC_ROLES,
+    "/ecx.v1.ParticipantService/PublishEncryptionKey": _NOTICE_PARTIES,
+}
+
 # Health and reflection carry no exchange data: any caller with a network certificate may use them.
 UNAUTHORIZED_METHOD_PREFIXES = (
     "/grpc.health.v1.Health/",
@@ -82,6 +91,12 @@ def denial_audience(regime: int) -> tuple[str, ...]:
     it was written (never what), so each can tell the latest version it is shown from the log."""
     roles = [r for r in (Role.AUTHORITY, Role.COMMISSION) if regime in _READABLE[r]]
     return tuple(ROLE_PARTY + r.value for r in roles)
+
+
+def encryption_key_audience() -> tuple[str, ...]:
+    """The role parties of a key's publication: everyone who may seal to it may read that it
+    was published, and so check from the log which key is a participant's latest."""
+    return tuple(sorted(ROLE_PARTY + r.value for r in _NOTICE_PARTIES))
 
 
 def log_reader(caller: Caller) -> Reader | None:

@@ -17,6 +17,7 @@ from client.api import DEFAULT_SERVER, EcxClient
 from client.cli import audit as cli_audit
 from client.cli import consult as cli_consult
 from client.cli import denials as cli_denials
+from client.cli import keys as cli_keys
 from client.cli import participants as cli_participants
 from client.core.text import escape_line
 from client.errors import EcxClientError, RemoteError
@@ -45,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_denials.register(nouns)
     cli_audit.register(nouns)
     cli_consult.register(nouns)
+    cli_keys.register(nouns)
     return parser
 
 

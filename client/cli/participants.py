@@ -25,6 +25,7 @@ def register(nouns: Any) -> None:
 def _summary(p: participant_pb2.Participant) -> dict[str, Any]:
     data = to_dict(p)
     data.pop("signing_certificate", None)
+    data.pop("encryption_keys", None)  # `ecx keys list` shows them, verified
     return data
 
 

@@ -143,6 +143,17 @@ class Transaction(Protocol):
         """Insert or update the consultation with its latest record; add who was notified."""
         ...
 
+    def encryption_key_published(self, participant: str, key_id: str) -> bool:
+        """Whether the participant has published this key before."""
+        ...
+
+    def save_encryption_key(
+        self, participant: str, key_id: str, not_after: str, record: bytes
+    ) -> None:
+        """Append a published key (record: the serialized PublishedKey), the participant's
+        latest from now on."""
+        ...
+
 
 WriteJob = Callable[[Transaction], bytes]
 
@@ -234,6 +245,11 @@ class Store(Protocol):
     async def list_consultations(
         self, flt: ConsultationFilter, after_id: int, limit: int
     ) -> list[tuple[int, bytes]]: ...
+
+    async def current_encryption_keys(self, today: str) -> list[tuple[str, bytes]]:
+        """(participant, serialized PublishedKey) of each participant's latest published key,
+        if today is not past its not_after; a key another has followed is never current again."""
+        ...
 
     async def denial_versions(self, reference: str) -> list[tuple[int, bytes]]:
         """(regime, record) of every version, oldest first."""

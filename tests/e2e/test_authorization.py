@@ -10,6 +10,7 @@ the hub must refuse: `rogue` (another CA, claims to be nl), `revoked` (on the CR
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import re
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -20,7 +21,14 @@ import pytest
 
 from certs.devpki import DevPki, issue_identity
 from client.api import EcxClient
-from client.core.envelope import DENIAL_CHANGE_PAYLOAD_TYPE, DENIAL_PAYLOAD_TYPE, sign
+from client.core.envelope import (
+    DENIAL_CHANGE_PAYLOAD_TYPE,
+    DENIAL_PAYLOAD_TYPE,
+    ENCRYPTION_KEY_PAYLOAD_TYPE,
+    sign,
+)
+from client.core.published_keys import KeyStatement
+from client.core.sealing import EncryptionPrivateKey, Suite
 from client.errors import RemoteError
 from client.identity import Identity
 from ecx.v1 import (
@@ -48,6 +56,7 @@ NOT_FOUND = grpc.StatusCode.NOT_FOUND
 UNAUTHENTICATED = grpc.StatusCode.UNAUTHENTICATED
 UNAVAILABLE = grpc.StatusCode.UNAVAILABLE
 
+KEY_NOT_AFTER = TODAY + dt.timedelta(days=365)
 MILITARY_REF = "NL-2026-M001"
 DUAL_USE_REF = "NL-2026-D001"
 SEEDED = {MILITARY_REF, DUAL_USE_REF}
@@ -88,6 +97,17 @@ TABLE = [
     ("ListParticipants", "expired", UNAVAILABLE),
     ("ListParticipants", "ghost", UNAUTHENTICATED),
     ("ListParticipants", NO_CERT, UNAVAILABLE),
+    # Encryption keys: those who may receive notices (authorities, the Commission) publish one.
+    ("PublishEncryptionKey", "nl", OK),
+    ("PublishEncryptionKey", "de", OK),
+    ("PublishEncryptionKey", "commission", OK),
+    ("PublishEncryptionKey", "auditor", PERMISSION_DENIED),
+    ("PublishEncryptionKey", "operator", PERMISSION_DENIED),
+    ("PublishEncryptionKey", "rogue", UNAVAILABLE),
+    ("PublishEncryptionKey", "revoked", UNAUTHENTICATED),
+    ("PublishEncryptionKey", "expired", UNAVAILABLE),
+    ("PublishEncryptionKey", "ghost", UNAUTHENTICATED),
+    ("PublishEncryptionKey", NO_CERT, UNAVAILABLE),
     # Writes: authorities only, and only the issuer changes its own denial.
     ("SubmitDenial", "nl", OK),
     ("SubmitDenial", "de", OK),
@@ -197,6 +217,14 @@ async def _list_participants(ecx: EcxClient, caller: str) -> None:
     assert "rogue" not in ids
 
 
+async def _publish_key(ecx: EcxClient, caller: str) -> None:
+    # (auditors and operators hold no key of their own: they try with a fresh one)
+    key = ecx.identity.encryption_key or EncryptionPrivateKey.generate(Suite.HYBRID)
+    published = await ecx.publish_encryption_key(key, KEY_NOT_AFTER)
+    assert published.signer == caller
+    assert (await ecx.recipient_keys([caller])) == [key.recipient(caller)]
+
+
 async def _submit(ecx: EcxClient, caller: str) -> None:
     state = OWN_STATE.get(caller, "NL")
     denial = await ecx.submit_denial(dual_use_payload(reference=f"{state}-2026-0100", state=state))
@@ -253,6 +281,7 @@ async def _sync(ecx: EcxClient, caller: str) -> None:
 OPERATIONS: dict[str, Callable[[EcxClient, str], Awaitable[None]]] = {
     "WhoAmI": _who_am_i,
     "ListParticipants": _list_participants,
+    "PublishEncryptionKey": _publish_key,
     "SubmitDenial": _submit,
     "AmendDenial": _amend,
     "RevokeDenial": _revoke,
@@ -317,6 +346,20 @@ def _captured_requests(hub: RunningHub) -> dict[str, tuple[str, str, object]]:
             "participants",
             "ListParticipants",
             participant_pb2.ListParticipantsRequest(),
+        ),
+        "PublishEncryptionKey": (
+            "participants",
+            "PublishEncryptionKey",
+            participant_pb2.PublishEncryptionKeyRequest(
+                request_id=rid,
+                envelope=sign(
+                    KeyStatement.of(
+                        hub.identity("nl").require_encryption_key(), "nl", KEY_NOT_AFTER
+                    ).to_payload(),
+                    ENCRYPTION_KEY_PAYLOAD_TYPE,
+                    key,
+                ),
+            ),
         ),
         "SubmitDenial": (
             "denials",
@@ -435,6 +478,9 @@ async def test_policy(
     assert got == expected
     if rpc in WRITES and got != OK:
         await _assert_seeded_unchanged(seeded_hub)
+    if rpc == "PublishEncryptionKey" and got != OK:
+        async with seeded_hub.client("nl") as nl:
+            assert not any(p.encryption_keys for p in await nl.participants())
 
 
 # A participant the operator suspended keeps a valid certificate; the registry status refuses it.
@@ -442,6 +488,7 @@ async def test_policy(
 SUSPENDED_TABLE = [
     ("WhoAmI", "it", UNAUTHENTICATED),
     ("ListParticipants", "it", UNAUTHENTICATED),
+    ("PublishEncryptionKey", "it", UNAUTHENTICATED),
     ("SubmitDenial", "it", UNAUTHENTICATED),
     ("AmendDenial", "it", UNAUTHENTICATED),
     ("RevokeDenial", "it", UNAUTHENTICATED),

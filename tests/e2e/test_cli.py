@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from certs.devpki import DevPki
+from client.identity import Identity
 from tests.helpers import ROOT, HubProcess, hub_process
 
 EXAMPLE = ROOT / "client" / "examples" / "denial-nl.json"
@@ -635,3 +636,74 @@ def test_what_no_reader_can_see_is_printed_escaped(ecx: Ecx, tmp_path: Path) -> 
     raw = ecx.ok("--json", "denial", "get", "NL-CLI-U1")
     assert "\u200f" not in raw
     assert json.loads(raw)["payload"]["goods_description"] == "Thermal\u200f imaging sights"
+
+
+# Encryption keys
+
+
+def test_keys_publish_then_list_shows_the_key_verified(ecx: Ecx) -> None:
+    key = Identity.load(ecx.pki.identity("fr")).require_encryption_key()
+    published = ecx.json("keys", "publish", who="fr")
+    assert published["participant"] == "fr"
+    assert published["key_id"] == key.key_id
+    assert published["suite"] == "MLKEM768_X25519"
+    assert published["not_after"] == (real_today() + dt.timedelta(days=365)).isoformat()
+    rows = [r for r in ecx.json("keys", "list", who="de") if r["participant"] == "fr"]
+    assert rows == [
+        {
+            "participant": "fr",
+            "key_id": key.key_id,
+            "suite": "MLKEM768_X25519",
+            "not_after": published["not_after"],
+            "verified": True,
+            "problem": "",
+        }
+    ]
+    lines = ecx.ok("keys", "list", who="de").splitlines()
+    (fr_line,) = [line for line in lines if line.startswith("fr ")]
+    assert re.fullmatch(
+        rf"fr\s+MLKEM768_X25519\s+{published['not_after']}\s+yes\s+{key.key_id}", fr_line
+    )
+    assert any(re.fullmatch(r"es\s+\(no current key\)", line) for line in lines)
+    assert not any(line.startswith("auditor") for line in lines)
+    # the same key again is refused, in one line
+    again = one_line_failure(ecx.run("keys", "publish", who="fr"))
+    assert "ALREADY_EXISTS" in again
+
+
+def test_keys_rotate_publishes_a_new_key_and_keeps_the_old(ecx: Ecx, tmp_path: Path) -> None:
+    directory = Path(shutil.copytree(ecx.pki.identity("it"), tmp_path / "it"))
+    old = Identity.load(directory).require_encryption_key()
+    base = ["--server", ecx.address, "--identity", str(directory), "--json", "keys"]
+    assert ecx.raw(*base, "publish").returncode == 0
+    result = ecx.raw(*base, "rotate", "--suite", "x25519", "--not-after", "2027-06-30")
+    assert result.returncode == 0, result.stderr
+    rotated = json.loads(result.stdout)
+    identity = Identity.load(directory)
+    new = identity.require_encryption_key()
+    assert (rotated["key_id"], rotated["suite"], rotated["not_after"]) == (
+        new.key_id,
+        "X25519",
+        "2027-06-30",
+    )
+    assert set(identity.encryption_keys) == {old.key_id, new.key_id}
+    rows = [r for r in ecx.json("keys", "list") if r["participant"] == "it"]
+    assert [(r["key_id"], r["verified"]) for r in rows] == [(new.key_id, True)]
+
+
+@pytest.mark.parametrize(
+    ("args", "who", "says"),
+    [
+        pytest.param(["keys", "publish"], "auditor", "no current encryption key", id="no-key"),
+        pytest.param(
+            ["keys", "publish", "--not-after", "2099-01-01"],
+            "es",
+            "not_after: at most 3 years ahead",
+            id="too-far-ahead",
+        ),
+    ],
+)
+def test_keys_publish_refused_exits_1_with_one_line(
+    ecx: Ecx, args: list[str], who: str, says: str
+) -> None:
+    assert says in one_line_failure(ecx.run(*args, who=who))

@@ -36,10 +36,13 @@ from client.core.envelope import (
     CONSULTATION_PAYLOAD_TYPE,
     DENIAL_CHANGE_PAYLOAD_TYPE,
     DENIAL_PAYLOAD_TYPE,
+    ENCRYPTION_KEY_PAYLOAD_TYPE,
     sign,
 )
+from client.core.published_keys import KeyStatement
+from client.core.sealing import EncryptionPrivateKey
 from client.identity import Identity
-from ecx.v1 import audit_pb2, consultation_pb2, denial_pb2
+from ecx.v1 import audit_pb2, consultation_pb2, denial_pb2, participant_pb2
 from server.app import SERVICES, Hub
 from server.clock import FixedClock
 from server.wire import varint
@@ -108,6 +111,7 @@ STATEMENTS: dict[str, tuple[type[Message], str]] = {
     "RespondToConsultation": (consultation_pb2.ConsultationStatement, CONSULTATION_PAYLOAD_TYPE),
     "ExtendConsultation": (consultation_pb2.ConsultationStatement, CONSULTATION_PAYLOAD_TYPE),
     "RecordDecision": (consultation_pb2.ConsultationStatement, CONSULTATION_PAYLOAD_TYPE),
+    "PublishEncryptionKey": (participant_pb2.EncryptionKey, ENCRYPTION_KEY_PAYLOAD_TYPE),
 }
 WRITES = [m for m in METHODS if m.name in STATEMENTS]
 
@@ -291,7 +295,11 @@ async def _prepare(fuzzed: FuzzedHub) -> None:
             link=following(nl_v1),
         )
 
+    fresh_key = KeyStatement.of(
+        EncryptionPrivateKey.generate(), "nl", TODAY + dt.timedelta(days=365)
+    ).to_payload()
     statements: dict[str, tuple[str, Message]] = {
+        "PublishEncryptionKey": ("nl", participant_pb2.EncryptionKey.FromString(fresh_key)),
         "SubmitDenial": ("nl", new_denial),
         "AmendDenial": ("nl", amended),
         "RevokeDenial": ("nl", change(denial_pb2.REVOKE)),

@@ -17,6 +17,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from certs.devpki import (
     PARTICIPANTS,
+    RECEIVERS,
     DevPki,
     ensure_dev_pki,
     is_current,
@@ -24,6 +25,8 @@ from certs.devpki import (
     main,
     make_dev_pki,
 )
+from client.core.sealing import Suite
+from client.identity import Identity
 
 TRUSTED = [p for p in PARTICIPANTS if p != "rogue"]
 VALID = [p for p in TRUSTED if p != "expired"]
@@ -173,6 +176,45 @@ def test_private_keys_are_owner_only(pki: DevPki) -> None:
         assert stat.S_IMODE(key.stat().st_mode) == 0o600, key
 
 
+def test_encryption_keys_are_owner_only(pki: DevPki) -> None:
+    for name in RECEIVERS:
+        folder = pki.identity(name) / "encryption"
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700, folder
+        keys = list(folder.glob("*.key"))
+        assert len(keys) == 1
+        assert stat.S_IMODE(keys[0].stat().st_mode) == 0o600, keys[0]
+
+
+@pytest.mark.parametrize("name", PARTICIPANTS)
+def test_who_may_receive_notices_holds_a_hybrid_encryption_key(pki: DevPki, name: str) -> None:
+    identity = Identity.load(pki.identity(name))
+    if name not in RECEIVERS:
+        assert identity.encryption_key is None
+        assert not (pki.identity(name) / "encryption").exists()
+        return
+    key = identity.require_encryption_key()
+    assert key.suite is Suite.HYBRID
+    assert dict(identity.encryption_keys) == {key.key_id: key}
+    assert (pki.identity(name) / "encryption" / "current").read_text().strip() == key.key_id
+
+
+def test_receivers_are_the_authorities_and_the_commission(pki: DevPki) -> None:
+    registry = tomllib.loads(pki.registry.read_text("utf-8"))
+    receiving = {
+        p["id"] for p in registry["participant"] if {"authority", "commission"} & set(p["roles"])
+    }
+    assert receiving == set(RECEIVERS)
+
+
+def test_a_participant_may_hold_an_x25519_key_instead(tmp_path: Path) -> None:
+    out = tmp_path / "dev"
+    assert main(["--out", str(out), "--x25519", "it", "--x25519", "commission"]) == 0
+    suites = {name: Identity.load(out / name).require_encryption_key().suite for name in RECEIVERS}
+    assert suites == {
+        name: Suite.X25519 if name in ("it", "commission") else Suite.HYBRID for name in RECEIVERS
+    }
+
+
 def test_registry_lists_participants_and_their_signing_certs(pki: DevPki) -> None:
     registry = tomllib.loads(pki.registry.read_text("utf-8"))
     entries = {p["id"]: p for p in registry["participant"]}
@@ -232,6 +274,12 @@ def test_ensure_regenerates_expiring_or_incomplete_pki(tmp_path: Path) -> None:
     ensure_dev_pki(out)
     assert (out / "de" / "key.pem").is_file()
 
+    # a PKI from before encryption keys
+    (out / "fr" / "encryption" / "current").unlink()
+    assert not is_current(out)
+    ensure_dev_pki(out)
+    assert Identity.load(out / "fr").encryption_key is not None
+
 
 def test_main_skips_present_pki_unless_forced(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
@@ -258,6 +306,11 @@ def test_issue_identity_chains_to_network_ca(
     assert ekus(cert) == [ExtendedKeyUsageOID.CLIENT_AUTH]
     assert stat.S_IMODE((dest / "key.pem").stat().st_mode) == 0o600
     assert (dest / "ca.pem").read_bytes() == pki.ca_cert.read_bytes()
+    assert Identity.load(dest).require_encryption_key().suite is Suite.HYBRID
+    plain = issue_identity(pki.root, "plain", out=tmp_path / "plain", encryption=Suite.X25519)
+    assert Identity.load(plain).require_encryption_key().suite is Suite.X25519
+    bare = issue_identity(pki.root, "bare", out=tmp_path / "bare", encryption=None)
+    assert Identity.load(bare).encryption_key is None
 
 
 def test_issue_identity_can_claim_another_id_and_be_expired(

@@ -22,29 +22,41 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from ecx.v1 import common_pb2 as ecx_dot_v1_dot_common__pb2
+from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18\x65\x63x/v1/participant.proto\x12\x06\x65\x63x.v1\"\xbd\x01\n\x0bParticipant\x12\n\n\x02id\x18\x01 \x01(\t\x12\x14\n\x0cmember_state\x18\x02 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x03 \x01(\t\x12\x1b\n\x05roles\x18\x04 \x03(\x0e\x32\x0c.ecx.v1.Role\x12)\n\x06status\x18\x05 \x01(\x0e\x32\x19.ecx.v1.ParticipantStatus\x12\x1b\n\x13signing_certificate\x18\x06 \x01(\t\x12\x11\n\tspiffe_id\x18\x07 \x01(\t\"\x0f\n\rWhoAmIRequest\":\n\x0eWhoAmIResponse\x12(\n\x0bparticipant\x18\x01 \x01(\x0b\x32\x13.ecx.v1.Participant\"\x19\n\x17ListParticipantsRequest\"R\n\x18ListParticipantsResponse\x12)\n\x0cparticipants\x18\x01 \x03(\x0b\x32\x13.ecx.v1.Participant\x12\x0b\n\x03\x63rl\x18\x02 \x01(\t*V\n\x04Role\x12\x14\n\x10ROLE_UNSPECIFIED\x10\x00\x12\r\n\tAUTHORITY\x10\x01\x12\x0e\n\nCOMMISSION\x10\x02\x12\x0b\n\x07\x41UDITOR\x10\x03\x12\x0c\n\x08OPERATOR\x10\x04*j\n\x11ParticipantStatus\x12\"\n\x1ePARTICIPANT_STATUS_UNSPECIFIED\x10\x00\x12\x16\n\x12PARTICIPANT_ACTIVE\x10\x01\x12\x19\n\x15PARTICIPANT_SUSPENDED\x10\x02\x32\xa4\x01\n\x12ParticipantService\x12\x37\n\x06WhoAmI\x12\x15.ecx.v1.WhoAmIRequest\x1a\x16.ecx.v1.WhoAmIResponse\x12U\n\x10ListParticipants\x12\x1f.ecx.v1.ListParticipantsRequest\x1a .ecx.v1.ListParticipantsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18\x65\x63x/v1/participant.proto\x12\x06\x65\x63x.v1\x1a\x13\x65\x63x/v1/common.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xec\x01\n\x0bParticipant\x12\n\n\x02id\x18\x01 \x01(\t\x12\x14\n\x0cmember_state\x18\x02 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x03 \x01(\t\x12\x1b\n\x05roles\x18\x04 \x03(\x0e\x32\x0c.ecx.v1.Role\x12)\n\x06status\x18\x05 \x01(\x0e\x32\x19.ecx.v1.ParticipantStatus\x12\x1b\n\x13signing_certificate\x18\x06 \x01(\t\x12\x11\n\tspiffe_id\x18\x07 \x01(\t\x12-\n\x0f\x65ncryption_keys\x18\x08 \x03(\x0b\x32\x14.ecx.v1.PublishedKey\"\x83\x01\n\rEncryptionKey\x12\x13\n\x0bparticipant\x18\x01 \x01(\t\x12\x0e\n\x06key_id\x18\x02 \x01(\t\x12&\n\x05suite\x18\x03 \x01(\x0e\x32\x17.ecx.v1.EncryptionSuite\x12\x12\n\npublic_key\x18\x04 \x01(\x0c\x12\x11\n\tnot_after\x18\x05 \x01(\t\"\x9a\x01\n\x0cPublishedKey\x12\"\n\x08\x65nvelope\x18\x01 \x01(\x0b\x32\x10.ecx.v1.Envelope\x12\x0e\n\x06signer\x18\x02 \x01(\t\x12\x30\n\x0cpublished_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tlog_index\x18\x04 \x01(\x04\x12\x11\n\tlog_entry\x18\x05 \x01(\x0c\"U\n\x1bPublishEncryptionKeyRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\"\n\x08\x65nvelope\x18\x02 \x01(\x0b\x32\x10.ecx.v1.Envelope\"A\n\x1cPublishEncryptionKeyResponse\x12!\n\x03key\x18\x01 \x01(\x0b\x32\x14.ecx.v1.PublishedKey\"\x0f\n\rWhoAmIRequest\":\n\x0eWhoAmIResponse\x12(\n\x0bparticipant\x18\x01 \x01(\x0b\x32\x13.ecx.v1.Participant\"\x19\n\x17ListParticipantsRequest\"R\n\x18ListParticipantsResponse\x12)\n\x0cparticipants\x18\x01 \x03(\x0b\x32\x13.ecx.v1.Participant\x12\x0b\n\x03\x63rl\x18\x02 \x01(\t*V\n\x04Role\x12\x14\n\x10ROLE_UNSPECIFIED\x10\x00\x12\r\n\tAUTHORITY\x10\x01\x12\x0e\n\nCOMMISSION\x10\x02\x12\x0b\n\x07\x41UDITOR\x10\x03\x12\x0c\n\x08OPERATOR\x10\x04*j\n\x11ParticipantStatus\x12\"\n\x1ePARTICIPANT_STATUS_UNSPECIFIED\x10\x00\x12\x16\n\x12PARTICIPANT_ACTIVE\x10\x01\x12\x19\n\x15PARTICIPANT_SUSPENDED\x10\x02*T\n\x0f\x45ncryptionSuite\x12 \n\x1c\x45NCRYPTION_SUITE_UNSPECIFIED\x10\x00\x12\x13\n\x0fMLKEM768_X25519\x10\x01\x12\n\n\x06X25519\x10\x02\x32\x87\x02\n\x12ParticipantService\x12\x37\n\x06WhoAmI\x12\x15.ecx.v1.WhoAmIRequest\x1a\x16.ecx.v1.WhoAmIResponse\x12U\n\x10ListParticipants\x12\x1f.ecx.v1.ListParticipantsRequest\x1a .ecx.v1.ListParticipantsResponse\x12\x61\n\x14PublishEncryptionKey\x12#.ecx.v1.PublishEncryptionKeyRequest\x1a$.ecx.v1.PublishEncryptionKeyResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'ecx.v1.participant_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_ROLE']._serialized_start=416
-  _globals['_ROLE']._serialized_end=502
-  _globals['_PARTICIPANTSTATUS']._serialized_start=504
-  _globals['_PARTICIPANTSTATUS']._serialized_end=610
-  _globals['_PARTICIPANT']._serialized_start=37
-  _globals['_PARTICIPANT']._serialized_end=226
-  _globals['_WHOAMIREQUEST']._serialized_start=228
-  _globals['_WHOAMIREQUEST']._serialized_end=243
-  _globals['_WHOAMIRESPONSE']._serialized_start=245
-  _globals['_WHOAMIRESPONSE']._serialized_end=303
-  _globals['_LISTPARTICIPANTSREQUEST']._serialized_start=305
-  _globals['_LISTPARTICIPANTSREQUEST']._serialized_end=330
-  _globals['_LISTPARTICIPANTSRESPONSE']._serialized_start=332
-  _globals['_LISTPARTICIPANTSRESPONSE']._serialized_end=414
-  _globals['_PARTICIPANTSERVICE']._serialized_start=613
-  _globals['_PARTICIPANTSERVICE']._serialized_end=777
+  _globals['_ROLE']._serialized_start=962
+  _globals['_ROLE']._serialized_end=1048
+  _globals['_PARTICIPANTSTATUS']._serialized_start=1050
+  _globals['_PARTICIPANTSTATUS']._serialized_end=1156
+  _globals['_ENCRYPTIONSUITE']._serialized_start=1158
+  _globals['_ENCRYPTIONSUITE']._serialized_end=1242
+  _globals['_PARTICIPANT']._serialized_start=91
+  _globals['_PARTICIPANT']._serialized_end=327
+  _globals['_ENCRYPTIONKEY']._serialized_start=330
+  _globals['_ENCRYPTIONKEY']._serialized_end=461
+  _globals['_PUBLISHEDKEY']._serialized_start=464
+  _globals['_PUBLISHEDKEY']._serialized_end=618
+  _globals['_PUBLISHENCRYPTIONKEYREQUEST']._serialized_start=620
+  _globals['_PUBLISHENCRYPTIONKEYREQUEST']._serialized_end=705
+  _globals['_PUBLISHENCRYPTIONKEYRESPONSE']._serialized_start=707
+  _globals['_PUBLISHENCRYPTIONKEYRESPONSE']._serialized_end=772
+  _globals['_WHOAMIREQUEST']._serialized_start=774
+  _globals['_WHOAMIREQUEST']._serialized_end=789
+  _globals['_WHOAMIRESPONSE']._serialized_start=791
+  _globals['_WHOAMIRESPONSE']._serialized_end=849
+  _globals['_LISTPARTICIPANTSREQUEST']._serialized_start=851
+  _globals['_LISTPARTICIPANTSREQUEST']._serialized_end=876
+  _globals['_LISTPARTICIPANTSRESPONSE']._serialized_start=878
+  _globals['_LISTPARTICIPANTSRESPONSE']._serialized_end=960
+  _globals['_PARTICIPANTSERVICE']._serialized_start=1245
+  _globals['_PARTICIPANTSERVICE']._serialized_end=1508
 # @@protoc_insertion_point(module_scope)

@@ -45,6 +45,11 @@ class ParticipantServiceStub:
                 request_serializer=ecx_dot_v1_dot_participant__pb2.ListParticipantsRequest.SerializeToString,
                 response_deserializer=ecx_dot_v1_dot_participant__pb2.ListParticipantsResponse.FromString,
                 _registered_method=True)
+        self.PublishEncryptionKey = channel.unary_unary(
+                '/ecx.v1.ParticipantService/PublishEncryptionKey',
+                request_serializer=ecx_dot_v1_dot_participant__pb2.PublishEncryptionKeyRequest.SerializeToString,
+                response_deserializer=ecx_dot_v1_dot_participant__pb2.PublishEncryptionKeyResponse.FromString,
+                _registered_method=True)
 
 
 class ParticipantServiceServicer:
@@ -63,6 +68,14 @@ class ParticipantServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def PublishEncryptionKey(self, request, context):
+        """An authority or the Commission publishes the public key senders seal notices to it with,
+        signed by its signing key, so that a hub that substitutes the key is caught by the sender.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ParticipantServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -75,6 +88,11 @@ def add_ParticipantServiceServicer_to_server(servicer, server):
                     servicer.ListParticipants,
                     request_deserializer=ecx_dot_v1_dot_participant__pb2.ListParticipantsRequest.FromString,
                     response_serializer=ecx_dot_v1_dot_participant__pb2.ListParticipantsResponse.SerializeToString,
+            ),
+            'PublishEncryptionKey': grpc.unary_unary_rpc_method_handler(
+                    servicer.PublishEncryptionKey,
+                    request_deserializer=ecx_dot_v1_dot_participant__pb2.PublishEncryptionKeyRequest.FromString,
+                    response_serializer=ecx_dot_v1_dot_participant__pb2.PublishEncryptionKeyResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -132,6 +150,33 @@ class ParticipantService:
             '/ecx.v1.ParticipantService/ListParticipants',
             ecx_dot_v1_dot_participant__pb2.ListParticipantsRequest.SerializeToString,
             ecx_dot_v1_dot_participant__pb2.ListParticipantsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PublishEncryptionKey(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ecx.v1.ParticipantService/PublishEncryptionKey',
+            ecx_dot_v1_dot_participant__pb2.PublishEncryptionKeyRequest.SerializeToString,
+            ecx_dot_v1_dot_participant__pb2.PublishEncryptionKeyResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -67,6 +67,11 @@ def signed_regime(stored: bytes) -> int:
         return 0
 
 
+# Migrations once shipped and then withdrawn: a store may carry them, and a later migration
+# undoes what they did (12 drops the index 11 made).
+RETIRED_MIGRATIONS = frozenset({11})
+
+
 def migrate(conn: sqlite3.Connection) -> None:
     # Migrations that re-encode stored values call the store's own encoder.
     conn.create_function("stored_version", 1, stored_version, deterministic=True)
@@ -76,7 +81,7 @@ def migrate(conn: sqlite3.Connection) -> None:
     )
     applied = {r[0] for r in conn.execute("SELECT version FROM schema_migrations")}
     known = migrations()
-    newer = sorted(applied - {version for version, _ in known})
+    newer = sorted(applied - {version for version, _ in known} - RETIRED_MIGRATIONS)
     if newer:
         # A store that a newer hub has migrated: this one would write it without what the newer
         # one maintains (an index, a table), and the newer one would trust it afterwards.

@@ -563,6 +563,15 @@ class SqliteStore:
             raise StoreUnavailable("store is not open")
         return self._reader
 
+    async def current_encryption_keys(self, today: str) -> list[tuple[str, bytes]]:
+        rows = await self._read().execute_fetchall(
+            "SELECT k.participant, k.record FROM encryption_keys k WHERE k.seq ="
+            " (SELECT MAX(l.seq) FROM encryption_keys l WHERE l.participant = k.participant)"
+            " AND k.not_after >= ? ORDER BY k.participant",
+            (today,),
+        )
+        return [(str(r[0]), bytes(r[1])) for r in rows]
+
     async def denial_versions(self, reference: str) -> list[tuple[int, bytes]]:
         rows = await self._read().execute_fetchall(
             "SELECT v.regime, v.record FROM denial_versions v JOIN denials d ON d.id = v.denial_id"

@@ -178,6 +178,22 @@ class SqliteTransaction:
             [(p, row.reference) for p in notified],
         )
 
+    def encryption_key_published(self, participant: str, key_id: str) -> bool:
+        row = self._conn.execute(
+            "SELECT 1 FROM encryption_keys WHERE participant = ? AND key_id = ?",
+            (participant, key_id),
+        ).fetchone()
+        return row is not None
+
+    def save_encryption_key(
+        self, participant: str, key_id: str, not_after: str, record: bytes
+    ) -> None:
+        self._conn.execute(
+            "INSERT INTO encryption_keys (participant, key_id, not_after, record)"
+            " VALUES (?, ?, ?, ?)",
+            (participant, key_id, not_after, record),
+        )
+
     def index_for_screening(self, reference: str, names: ScreeningNames) -> None:
         # Every statement hands the GIL back and forth with the busy event loop, which is what a
         # write costs most: so the rows of new denials are buffered and written for the whole
