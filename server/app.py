@@ -14,11 +14,12 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from ecx.v1 import audit_pb2, consultation_pb2, denial_pb2, participant_pb2
+from ecx.v1 import audit_pb2, consultation_pb2, denial_pb2, notice_pb2, participant_pb2
 from server.clock import Clock, SystemClock
 from server.config import HubConfig
 from server.domain.consultations import ConsultationRules
 from server.domain.denials import DenialRules
+from server.domain.notices import NoticeRules
 from server.errors import ConfigError
 from server.identity import Authenticator
 from server.logs import escaped
@@ -29,6 +30,7 @@ from server.rpc import ForeignServiceGuard, RpcGate
 from server.services.audit import ExchangeLog
 from server.services.consultations import ConsultationDesk
 from server.services.denials import DenialExchange
+from server.services.notices import NoticeDesk
 from server.services.paging import PositionTokens
 from server.services.participants import ParticipantDirectory
 from server.services.screening import Screener
@@ -42,6 +44,7 @@ SERVICES = (
     denial_pb2.DESCRIPTOR.services_by_name["DenialService"],
     audit_pb2.DESCRIPTOR.services_by_name["AuditService"],
     consultation_pb2.DESCRIPTOR.services_by_name["ConsultationService"],
+    notice_pb2.DESCRIPTOR.services_by_name["NoticeService"],
 )
 
 
@@ -122,6 +125,14 @@ class Hub:
                 self.clock,
                 ConsultationRules(answer_days=cfg.consultation_answer_days),
                 self.screener,
+                signed,
+                tokens,
+            ),
+            NoticeDesk(
+                self.store,
+                registry,
+                self.clock,
+                NoticeRules(review_years=cfg.notice_review_years),
                 signed,
                 tokens,
             ),

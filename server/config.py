@@ -58,6 +58,7 @@ _ORIGIN = Key(
 _LIMITS = tuple(Key(f.name, integer(1), f.default) for f in fields(Limits))
 _VALIDITY = Key("validity_years", integer(1, 10), 3)
 _ANSWER_DAYS = Key("answer_days", integer(1, 365), 21)
+_REVIEW_YEARS = Key("review_years", integer(1, 10), 2)
 _HANDSHAKE_SUMMARY = Key("handshake_summary_seconds", integer(1, 86400), 60)
 
 HUB_TOML = (
@@ -69,6 +70,7 @@ HUB_TOML = (
     Table("limits", _LIMITS),
     Table("denials", (_VALIDITY,)),
     Table("consultations", (_ANSWER_DAYS,)),
+    Table("notices", (_REVIEW_YEARS,)),
     Table("logging", (_HANDSHAKE_SUMMARY,)),
 )
 
@@ -84,6 +86,8 @@ class HubConfig:
     limits: Limits = field(default_factory=Limits)
     validity_years: int = 3
     consultation_answer_days: int = 21
+    # How far ahead a notice's review date may lie [assumed: two years, the clients' default].
+    notice_review_years: int = 2
     # Hub processes serving the one port and sharing the store (see server.main).
     workers: int = 1
     # Seconds between two summaries of failed TLS handshakes in the hub's log (see server.logs).
@@ -128,5 +132,6 @@ class HubConfig:
             limits=Limits(**{key.name: values[key] for key in _LIMITS}),
             validity_years=values[_VALIDITY],
             consultation_answer_days=values[_ANSWER_DAYS],
+            notice_review_years=values[_REVIEW_YEARS],
             handshake_summary_seconds=values[_HANDSHAKE_SUMMARY],
         )

@@ -7,11 +7,11 @@ so authorization is decided in one place.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 
 from ecx.v1 import denial_pb2
 from server.domain.exchange_log import ROLE_PARTY, Reader
-from server.domain.participants import Caller, Role
+from server.domain.participants import Caller, Participant, ParticipantStatus, Role
 from server.errors import NotFound, PermissionDenied
 
 _EVERYONE = frozenset(Role)
@@ -56,6 +56,16 @@ _NOTICE_PARTIES = frozenset({Role.AUTHORITY, Role.COMMISSION})
 RPC_ROLES = {
     **RPC_ROLES,
     "/ecx.v1.ParticipantService/PublishEncryptionKey": _NOTICE_PARTIES,
+    # Sensitive notices: authorities write them; authorities and the Commission receive them
+    # (the Commission the dual-use broadcasts addressed to it); nobody else may receive one.
+    "/ecx.v1.NoticeService/ShareNotice": _AUTHORITIES,
+    "/ecx.v1.NoticeService/UpdateNotice": _AUTHORITIES,
+    "/ecx.v1.NoticeService/WithdrawNotice": _AUTHORITIES,
+    "/ecx.v1.NoticeService/GrantFurtherSharing": _AUTHORITIES,
+    "/ecx.v1.NoticeService/AcknowledgeNotice": _NOTICE_PARTIES,
+    "/ecx.v1.NoticeService/RequestFurtherSharing": _NOTICE_PARTIES,
+    "/ecx.v1.NoticeService/GetNotice": _NOTICE_PARTIES,
+    "/ecx.v1.NoticeService/ListNotices": _NOTICE_PARTIES,
 }
 
 # Health and reflection carry no exchange data: any caller with a network certificate may use them.
@@ -154,3 +164,31 @@ def authorize_consultation_step(caller: Caller, party: str, verb: str, reference
     """Only the denying authority answers or extends; only the consulting authority decides."""
     if caller.id != party:
         raise PermissionDenied(f"only {party} {verb} in consultation {reference}")
+
+
+def may_receive_notices(participant: Participant) -> bool:
+    """Member-state authorities and the Commission; never auditors, operators or others."""
+    return participant.status is ParticipantStatus.ACTIVE and bool(
+        participant.roles & _NOTICE_PARTIES
+    )
+
+
+def authorize_notice_read(
+    caller: Caller, originator: str, readers: Collection[str], reference: str
+) -> None:
+    """A notice is for its originator and the readers it was shared with: anyone else is told
+    it does not exist."""
+    if caller.id != originator and caller.id not in readers:
+        raise NotFound(f"no notice {reference}")
+
+
+def authorize_notice_change(caller: Caller, originator: str, verb: str, reference: str) -> None:
+    """Originator control: only the originator updates, withdraws or shares a notice further."""
+    if caller.id != originator:
+        raise PermissionDenied(f"only {originator}, its originator, {verb} notice {reference}")
+
+
+def authorize_notice_reply(caller: Caller, originator: str, verb: str, reference: str) -> None:
+    """Acknowledgements and requests for further sharing are a recipient's."""
+    if caller.id == originator:
+        raise PermissionDenied(f"the originator does not {verb} its own notice {reference}")

@@ -59,7 +59,11 @@ def _serialize(response: Message | bytes) -> bytes:
 
 
 # What the `reference` field of a request names, per service, for the log of a refused call.
-_OBJECT_KINDS = {"DenialService": "denial", "ConsultationService": "consultation"}
+_OBJECT_KINDS = {
+    "DenialService": "denial",
+    "ConsultationService": "consultation",
+    "NoticeService": "notice",
+}
 
 # What of a refusal's reason reaches the hub's log: its text holds what the caller sent (a
 # reference, a field name), so it is escaped and its length bounded.
@@ -201,7 +205,8 @@ class RpcGate:
 
     async def _owners(self, call: _Call) -> tuple[str, tuple[str, ...]]:
         """The object id a refused call named, if well formed, and the participants it belongs
-        to: the issuer of a denial, the two parties of a consultation. They see the attempt."""
+        to: the issuer of a denial, the two parties of a consultation, the originator of a
+        notice. They see the attempt."""
         reference = getattr(call.request, "reference", "") if call.request is not None else ""
         service = call.method.split("/")[1].rsplit(".", 1)[-1]
         kind = _OBJECT_KINDS.get(service)
@@ -212,6 +217,9 @@ class RpcGate:
         try:
             if kind == "denial":
                 owners = await self._store.denial_issuers(reference)
+            elif kind == "notice":
+                notice = await self._store.notice(reference)
+                owners = (notice.row.originator,) if notice is not None else ()
             else:
                 found = await self._store.consultation_parties(reference)
                 owners = found or ()

@@ -204,20 +204,21 @@ class ExchangeLog:
 
 
 _OBJECT = re.compile(
-    r"(?:(?P<kind>denial|consultation):)?(?P<reference>[A-Z]{2}-[A-Za-z0-9][A-Za-z0-9./_-]{0,61})"
+    r"(?:(?P<kind>denial|consultation|notice):)?(?P<reference>[A-Z]{2}-[A-Za-z0-9][A-Za-z0-9./_-]{0,61})"
     r"(?::v(?P<version>[1-9][0-9]{0,9}))?"
 )
 _OTHER_OBJECTS = re.compile(r"(?:denial-changes|peer-certificate):[A-Za-z0-9_:./=-]{1,200}")
 OBJECT_FORM = (
-    "a reference (NL-2026-0001), an object (denial:NL-2026-0001, consultation:DE-C-2026-0007)"
+    "a reference (NL-2026-0001), an object (denial:NL-2026-0001, consultation:DE-C-2026-0007,"
+    " notice:NL-N-2026-0003)"
     " or one version of it (denial:NL-2026-0001:v2)"
 )
 
 
 def object_ranges(text: str) -> tuple[tuple[str, str], ...]:
     """What `QueryLog.object_id` asks for, as ranges of object ids: a bare reference names
-    every version of the denial or consultation so called, every read and refusal that names
-    it; `kind:reference` one object, all its versions; `kind:reference:vN` one version."""
+    every version of the denial, consultation or notice so called, every read and refusal that
+    names it; `kind:reference` one object, all its versions; `kind:reference:vN` one version."""
     if not text:
         return ()
     if _OTHER_OBJECTS.fullmatch(text):
@@ -226,7 +227,7 @@ def object_ranges(text: str) -> tuple[tuple[str, str], ...]:
     if match is None:
         raise InvalidArgument.field("object_id", OBJECT_FORM)
     reference, version = match["reference"], match["version"]
-    kinds = [match["kind"]] if match["kind"] else ["denial", "consultation"]
+    kinds = [match["kind"]] if match["kind"] else ["denial", "consultation", "notice"]
     if version is not None:
         if match["kind"] is None:
             raise InvalidArgument.field("object_id", OBJECT_FORM)

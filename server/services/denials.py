@@ -17,7 +17,7 @@ from client.core.envelope import (
     DENIAL_PAYLOAD_TYPE,
     VerifiedEnvelope,
 )
-from ecx.v1 import common_pb2, consultation_pb2, denial_pb2
+from ecx.v1 import common_pb2, consultation_pb2, denial_pb2, notice_pb2
 from server import policy
 from server.clock import Clock
 from server.config import Limits
@@ -63,6 +63,12 @@ _STATEMENTS: dict[str, type[Message]] = {
     "RespondToConsultation": consultation_pb2.ConsultationStatement,
     "ExtendConsultation": consultation_pb2.ConsultationStatement,
     "RecordDecision": consultation_pb2.ConsultationStatement,
+    "ShareNotice": notice_pb2.NoticeStatement,
+    "UpdateNotice": notice_pb2.NoticeStatement,
+    "WithdrawNotice": notice_pb2.NoticeStatement,
+    "GrantFurtherSharing": notice_pb2.NoticeStatement,
+    "AcknowledgeNotice": notice_pb2.NoticeStatement,
+    "RequestFurtherSharing": notice_pb2.NoticeStatement,
 }
 
 
@@ -87,6 +93,15 @@ def request_digest(method: str, request: Message) -> bytes:
                 pass  # refused before any digest counts; digested as sent
             else:
                 statement.ClearField("link")
+                if isinstance(statement, notice_pb2.NoticeStatement):
+                    # A notice is sealed afresh at each attempt: what it is, is its content's
+                    # digest and routing, not its ciphertext and key wraps.
+                    step = statement.WhichOneof("step")
+                    if step == "version":
+                        statement.version.ClearField("ciphertext")
+                        statement.version.ClearField("wraps")
+                    elif step == "grant":
+                        statement.grant.ClearField("wraps")
                 envelope.payload = statement.SerializeToString(deterministic=True)
         request = unsigned
     return hashlib.sha256(

@@ -30,6 +30,7 @@ _PAGE = "not a token from a previous page"
 DENIAL_PAGE = TokenKind("denial-page", "page_token", _PAGE)
 CONSULTATION_PAGE = TokenKind("consultation-page", "page_token", _PAGE)
 LOG_PAGE = TokenKind("log-page", "page_token", _PAGE)
+NOTICE_PAGE = TokenKind("notice-page", "page_token", _PAGE)
 DENIAL_CHANGES = TokenKind("denial-changes", "cursor", "not a cursor from a previous response")
 
 _MAX_POSITION = 2**63 - 1  # the largest SQLite row id

@@ -117,6 +117,49 @@ class ConsultationFilter:
     overdue_on: str = ""
 
 
+@dataclass(frozen=True)
+class NoticeRow:
+    """The routing metadata of a notice's latest version, all the hub can know of it."""
+
+    reference: str
+    originator: str
+    originating_state: str
+    kind: int
+    classification: int
+    state: int
+    version: int
+    content_version: int
+    review_date: str
+
+
+@dataclass(frozen=True)
+class StoredNotice:
+    """A notice as stored: its row, its originator's steps (serialized NoticeStep, oldest
+    first), who may read it, and the recipients' replies (participant, kind, version, step)."""
+
+    id: int
+    row: NoticeRow
+    steps: tuple[bytes, ...]
+    readers: tuple[str, ...]
+    replies: tuple[tuple[str, int, int, bytes], ...]
+
+
+ACKNOWLEDGEMENT, SHARING_REQUEST = 1, 2
+
+
+@dataclass(frozen=True)
+class NoticeFilter:
+    """ListNotices: notices `reader` may read (as originator or reader); empty or zero is any."""
+
+    reader: str
+    kind: int = 0
+    originating_state: str = ""
+    # Only those whose current content `reader` has not acknowledged.
+    unacknowledged: bool = False
+    # Leave out notices past their review date as of this day ("" keeps them).
+    in_force_on: str = ""
+
+
 class Transaction(Protocol):
     """What a write job may do inside the writer's transaction; jobs run on the writer's
     thread, so they are plain functions that must not touch the event loop."""
@@ -152,6 +195,21 @@ class Transaction(Protocol):
     ) -> None:
         """Append a published key (record: the serialized PublishedKey), the participant's
         latest from now on."""
+
+    def notice(self, reference: str) -> StoredNotice | None: ...
+
+    def save_notice_step(self, row: NoticeRow, step: bytes, readers: Iterable[str]) -> int:
+        """Upsert the notice's row, append the step (in the one feed), add readers; its seq."""
+        ...
+
+    def save_notice_reply(
+        self, reference: str, participant: str, kind: int, version: int, step: bytes
+    ) -> bool:
+        """Record a recipient's reply; False if it made that reply to that version before."""
+        ...
+
+    def current_key_ids(self, participants: Iterable[str], today: str) -> dict[str, str]:
+        """The key id of each participant's current published encryption key."""
         ...
 
 
@@ -233,6 +291,12 @@ class Store(Protocol):
     async def consultation_parties(self, reference: str) -> list[str] | None:
         """The requester, responder and notified participants of a consultation, or None."""
         ...
+
+    async def notice(self, reference: str) -> StoredNotice | None: ...
+
+    async def list_notices(
+        self, flt: NoticeFilter, after_id: int, limit: int
+    ) -> list[StoredNotice]: ...
 
     async def consultation(self, reference: str) -> tuple[bytes, list[str]] | None:
         """(record, notified participants) of one consultation."""

@@ -26,6 +26,13 @@ PRAGMAS = (
 log = logging.getLogger("server.store.sqlite")
 
 
+# The next position in the one ordered feed of changes: denial versions and notice steps.
+NEXT_SEQ = (
+    "(SELECT MAX(s) + 1 FROM (SELECT COALESCE(MAX(seq), 0) AS s FROM denial_versions"
+    " UNION ALL SELECT COALESCE(MAX(seq), 0) FROM notice_steps))"
+)
+
+
 def token_document(tokens: Iterable[str]) -> str:
     """Blocking tokens as the screening index's full-text table holds them: each the hex of its
     UTF-8 bytes (one word to any tokenizer, whatever the token's letters), in sorted order."""

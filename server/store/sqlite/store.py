@@ -35,11 +35,14 @@ from server.store.base import (
     ConsultationFilter,
     DenialFilter,
     LogFilter,
+    NoticeFilter,
     ScreeningRow,
     StoredCheckpoint,
+    StoredNotice,
     Transaction,
     WriteJob,
 )
+from server.store.sqlite import notices
 from server.store.sqlite.queries import (
     CHANGE_PAGE_SQL,
     CHANGES_SQL,
@@ -498,6 +501,14 @@ class SqliteStore:
         for requester, responder, notified in rows:
             return [requester, responder, *(notified.split() if notified else [])]
         return None
+
+    async def notice(self, reference: str) -> StoredNotice | None:
+        return await self._on_lookup(notices.read_notice, reference)
+
+    async def list_notices(
+        self, flt: NoticeFilter, after_id: int, limit: int
+    ) -> list[StoredNotice]:
+        return await self._on_lookup(notices.list_notices, flt, after_id, limit)
 
     async def consultation(self, reference: str) -> tuple[bytes, list[str]] | None:
         rows = await self._read().execute_fetchall(

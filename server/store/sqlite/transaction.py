@@ -17,10 +17,13 @@ from server.domain.merkle import Frontier, node_id
 from server.store.base import (
     BLOCK_SEPARATOR,
     DenialRow,
+    NoticeRow,
     ScreeningNames,
     StoredCheckpoint,
+    StoredNotice,
 )
-from server.store.sqlite.schema import stored_version, token_document, version_record
+from server.store.sqlite import notices
+from server.store.sqlite.schema import NEXT_SEQ, stored_version, token_document, version_record
 
 
 class LogBuffer:
@@ -194,6 +197,20 @@ class SqliteTransaction:
             (participant, key_id, not_after, record),
         )
 
+    def notice(self, reference: str) -> StoredNotice | None:
+        return notices.find_notice(self._conn, reference)
+
+    def save_notice_step(self, row: NoticeRow, step: bytes, readers: Iterable[str]) -> int:
+        return notices.save_notice_step(self._conn, row, step, readers)
+
+    def save_notice_reply(
+        self, reference: str, participant: str, kind: int, version: int, step: bytes
+    ) -> bool:
+        return notices.save_notice_reply(self._conn, reference, participant, kind, version, step)
+
+    def current_key_ids(self, participants: Iterable[str], today: str) -> dict[str, str]:
+        return notices.current_key_ids(self._conn, participants, today)
+
     def index_for_screening(self, reference: str, names: ScreeningNames) -> None:
         # Every statement hands the GIL back and forth with the busy event loop, which is what a
         # write costs most: so the rows of new denials are buffered and written for the whole
@@ -276,8 +293,8 @@ class SqliteTransaction:
             ),
         ).fetchall()
         seq = self._conn.execute(
-            "INSERT INTO denial_versions (denial_id, version, regime, issuer, record)"
-            " VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO denial_versions (seq, denial_id, version, regime, issuer, record)"  # noqa: S608
+            f" VALUES ({NEXT_SEQ}, ?, ?, ?, ?, ?)",
             (denial_id, row.version, row.regime, row.issuer, stored_version(record)),
         ).lastrowid
         assert seq is not None  # (the insert's trigger makes it the denial's latest_seq)
