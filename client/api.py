@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import os
-import time
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from types import TracebackType
 from typing import Any, TypeVar
@@ -42,10 +39,12 @@ from client.core.published_keys import (
     check_published_key,
     verify_published_key,
 )
+from client.core.request_ids import new_request_id
 from client.core.sealing import EncryptionPrivateKey, RecipientKey
 from client.core.signers import PublishedSigners, SignerError, published_signers, signing_time
 from client.errors import IdentityError, NoEncryptionKey, RemoteError, VerificationError
 from client.identity import Identity
+from client.notices import NoticeClient
 from ecx.v1 import (
     audit_pb2,
     audit_pb2_grpc,
@@ -54,6 +53,7 @@ from ecx.v1 import (
     consultation_pb2_grpc,
     denial_pb2,
     denial_pb2_grpc,
+    notice_pb2_grpc,
     participant_pb2,
     participant_pb2_grpc,
 )
@@ -62,19 +62,6 @@ T = TypeVar("T")
 # The actions that write a denial: their entries name the version they created.
 DENIAL_WRITES = ("SubmitDenial", "AmendDenial", "RevokeDenial", "RenewDenial")
 DEFAULT_SERVER = "127.0.0.1:50051"
-
-
-def new_request_id() -> str:
-    """A fresh request id; reuse it only to retry the same request.
-
-    A UUIDv7 (RFC 9562): 48 bits of Unix time in milliseconds, then 74 random bits. Ids made in
-    a later millisecond sort later, so the hub's records of them grow at one end of its index
-    instead of landing on a different page each.
-    """
-    millis = time.time_ns() // 1_000_000 & (1 << 48) - 1
-    rand = int.from_bytes(os.urandom(10), "big")
-    rand_a, rand_b = rand >> 62 & 0xFFF, rand & (1 << 62) - 1
-    return uuid.UUID(int=millis << 80 | 0x7 << 76 | rand_a << 64 | 0b10 << 62 | rand_b).hex
 
 
 class EcxClient:
@@ -97,6 +84,7 @@ class EcxClient:
         self._denials: Any = None
         self._audit: Any = None
         self._consultations: Any = None
+        self._notices: Any = None
         self._published: PublishedSigners | None = None
 
     async def __aenter__(self) -> EcxClient:
@@ -118,6 +106,7 @@ class EcxClient:
         self._denials = denial_pb2_grpc.DenialServiceStub(self._channel)
         self._audit = audit_pb2_grpc.AuditServiceStub(self._channel)
         self._consultations = consultation_pb2_grpc.ConsultationServiceStub(self._channel)
+        self._notices = notice_pb2_grpc.NoticeServiceStub(self._channel)
         return self
 
     async def __aexit__(
@@ -137,6 +126,10 @@ class EcxClient:
     @property
     def consultations(self) -> ConsultationClient:
         return ConsultationClient(self)
+
+    @property
+    def notices(self) -> NoticeClient:
+        return NoticeClient(self)
 
     async def _call(self, call: Callable[..., Awaitable[T]], request: object) -> T:
         try:

@@ -54,6 +54,13 @@ def _quickstart(hub: Hub, config_path: Path) -> str:
         "",
         f"Or set ECX_SERVER={hub.address} and ECX_IDENTITY={pki}/<name>",
         "(names: nl de fr es it commission auditor operator).",
+        "",
+        "Notices are sealed to each recipient's published key: publish them once with",
+        f"  for n in nl de fr es it commission; do {ecx} --server {hub.address}"
+        f" --identity {pki}/$n keys publish; done",
+        f"  {ecx} --server {hub.address} --identity {pki}/nl notice share"
+        " --file client/examples/notice-nl.json --to de",
+        f"  {ecx} --server {hub.address} --identity {pki}/de notice get NL-N-2026-0001",
     ]
     return "\n".join(lines)
 

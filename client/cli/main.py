@@ -18,6 +18,7 @@ from client.cli import audit as cli_audit
 from client.cli import consult as cli_consult
 from client.cli import denials as cli_denials
 from client.cli import keys as cli_keys
+from client.cli import notices as cli_notices
 from client.cli import participants as cli_participants
 from client.core.text import escape_line
 from client.errors import EcxClientError, RemoteError
@@ -46,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_denials.register(nouns)
     cli_audit.register(nouns)
     cli_consult.register(nouns)
+    cli_notices.register(nouns)
     cli_keys.register(nouns)
     return parser
 

@@ -21,6 +21,7 @@ DENIAL_PAYLOAD_TYPE = "application/vnd.ecx.denial.v1+protobuf"
 DENIAL_CHANGE_PAYLOAD_TYPE = "application/vnd.ecx.denial-change.v1+protobuf"
 CONSULTATION_PAYLOAD_TYPE = "application/vnd.ecx.consultation.v1+protobuf"
 ENCRYPTION_KEY_PAYLOAD_TYPE = "application/vnd.ecx.encryption-key.v1+protobuf"
+NOTICE_PAYLOAD_TYPE = "application/vnd.ecx.notice.v1+protobuf"
 
 SigningKey = ed25519.Ed25519PrivateKey | ec.EllipticCurvePrivateKey
 VerifyingKey = ed25519.Ed25519PublicKey | ec.EllipticCurvePublicKey
