@@ -704,7 +704,7 @@ INVALID_REQUESTS: list[tuple[str, BadRequest, str]] = [
         )
         for name, text in (
             ("lowercase-reference", "nl-2026-0001"),
-            ("unknown-kind", "notice:NL-2026-0001"),
+            ("unknown-kind", "treaty-case:NL-2026-0001"),
             ("version-without-kind", "NL-2026-0001:v2"),
             ("version-0", "denial:NL-2026-0001:v0"),
             ("sql-wildcard", "denial:NL-2026-%"),
