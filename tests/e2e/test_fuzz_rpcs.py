@@ -37,12 +37,14 @@ from client.core.envelope import (
     DENIAL_CHANGE_PAYLOAD_TYPE,
     DENIAL_PAYLOAD_TYPE,
     ENCRYPTION_KEY_PAYLOAD_TYPE,
+    NOTICE_PAYLOAD_TYPE,
     sign,
 )
 from client.core.published_keys import KeyStatement
 from client.core.sealing import EncryptionPrivateKey
 from client.identity import Identity
-from ecx.v1 import audit_pb2, consultation_pb2, denial_pb2, participant_pb2
+from client.notices import NoticeClient
+from ecx.v1 import audit_pb2, consultation_pb2, denial_pb2, notice_pb2, participant_pb2
 from server.app import SERVICES, Hub
 from server.clock import FixedClock
 from server.wire import varint
@@ -112,10 +114,22 @@ STATEMENTS: dict[str, tuple[type[Message], str]] = {
     "ExtendConsultation": (consultation_pb2.ConsultationStatement, CONSULTATION_PAYLOAD_TYPE),
     "RecordDecision": (consultation_pb2.ConsultationStatement, CONSULTATION_PAYLOAD_TYPE),
     "PublishEncryptionKey": (participant_pb2.EncryptionKey, ENCRYPTION_KEY_PAYLOAD_TYPE),
+    **{
+        name: (notice_pb2.NoticeStatement, NOTICE_PAYLOAD_TYPE)
+        for name in (
+            "ShareNotice",
+            "UpdateNotice",
+            "WithdrawNotice",
+            "AcknowledgeNotice",
+            "RequestFurtherSharing",
+            "GrantFurtherSharing",
+        )
+    },
 }
 WRITES = [m for m in METHODS if m.name in STATEMENTS]
 
 NL_DENIAL = "NL-2026-F001"
+NL_NOTICE = "NL-N-2026-F001"
 DE_DENIAL = "DE-2026-F001"
 CONSULTATION = "DE-C-2026-F001"
 
@@ -242,6 +256,53 @@ def _signed(statement: Message, payload_type: str, identity: Identity) -> Any:
     return sign(statement.SerializeToString(deterministic=True), payload_type, key)
 
 
+class _Statements(NoticeClient):
+    """A notice client that keeps the statements it would send instead of sending them."""
+
+    def __init__(self, client: EcxClient) -> None:
+        super().__init__(client)
+        self.kept: list[notice_pb2.NoticeStatement] = []
+
+    async def _send(
+        self, method: str, statement: notice_pb2.NoticeStatement, request_id: str | None
+    ) -> notice_pb2.Notice:
+        self.kept.append(statement)
+        return notice_pb2.Notice()
+
+
+async def _notice_statements(
+    nl: EcxClient, de: EcxClient
+) -> dict[str, tuple[str, notice_pb2.NoticeStatement]]:
+    """A notice from NL to DE on the hub, and a valid statement for each notice write."""
+    review = TODAY + dt.timedelta(days=365)
+    content = notice_pb2.NoticeContent(
+        title="Procurement front", parties=[party("Orion Trading FZE", "AE")], destinations=["AE"]
+    )
+    kind, marking = notice_pb2.END_USER_OF_CONCERN, notice_pb2.SENSITIVE
+    shared = await nl.notices.share(
+        NL_NOTICE, content, kind=kind, classification=marking, to=["de"], review=review
+    )
+    by_nl, by_de = _Statements(nl), _Statements(de)
+    await by_nl.share(
+        "NL-N-2026-F002", content, kind=kind, classification=marking, to=["de"], review=review
+    )
+    await by_nl.update(NL_NOTICE, content, follows=shared)
+    await by_nl.withdraw(NL_NOTICE, "No longer of concern", follows=shared)
+    await by_nl.grant(NL_NOTICE, ["fr"], follows=shared)
+    await by_de.acknowledge(NL_NOTICE)
+    await by_de.request_sharing(NL_NOTICE, ["fr"], "FR licenses the same exporter")
+    share, update, withdraw, grant = by_nl.kept
+    acknowledge, request = by_de.kept
+    return {
+        "ShareNotice": ("nl", share),
+        "UpdateNotice": ("nl", update),
+        "WithdrawNotice": ("nl", withdraw),
+        "GrantFurtherSharing": ("nl", grant),
+        "AcknowledgeNotice": ("de", acknowledge),
+        "RequestFurtherSharing": ("de", request),
+    }
+
+
 async def _prepare(fuzzed: FuzzedHub) -> None:
     """Denials, a consultation and the log entries the seeds name; then one valid request per
     method (with the caller it is valid for) and the statements the writes sign."""
@@ -249,6 +310,13 @@ async def _prepare(fuzzed: FuzzedHub) -> None:
     fuzzed.channels = {n: _channel(i, address) for n, i in fuzzed.identities.items()}
     ids = fuzzed.identities
     async with EcxClient(address, ids["nl"]) as nl, EcxClient(address, ids["de"]) as de:
+        for name in ("nl", "de", "fr"):
+            async with EcxClient(address, ids[name]) as publisher:
+                await publisher.publish_encryption_key(
+                    ids[name].require_encryption_key(), TODAY + dt.timedelta(days=700)
+                )
+        notices = await _notice_statements(nl, de)
+        listed_notices = await nl._notices.ListNotices(notice_pb2.ListNoticesRequest(page_size=1))
         nl_v1 = await nl.submit_denial(dual_use_payload(NL_DENIAL))
         await de.submit_denial(military_payload(DE_DENIAL, "DE"))
         await nl.submit_denial(dual_use_payload("NL-2026-F002"))
@@ -299,6 +367,7 @@ async def _prepare(fuzzed: FuzzedHub) -> None:
         EncryptionPrivateKey.generate(), "nl", TODAY + dt.timedelta(days=365)
     ).to_payload()
     statements: dict[str, tuple[str, Message]] = {
+        **notices,
         "PublishEncryptionKey": ("nl", participant_pb2.EncryptionKey.FromString(fresh_key)),
         "SubmitDenial": ("nl", new_denial),
         "AmendDenial": ("nl", amended),
@@ -371,6 +440,16 @@ async def _prepare(fuzzed: FuzzedHub) -> None:
             )
         ],
         "Check": [("nl", health_pb2.HealthCheckRequest(service="ecx.v1.DenialService"))],
+        "GetNotice": [("de", notice_pb2.GetNoticeRequest(reference=NL_NOTICE))],
+        "ListNotices": [
+            ("nl", notice_pb2.ListNoticesRequest(page_size=1)),
+            (
+                "de",
+                notice_pb2.ListNoticesRequest(
+                    page_size=1, page_token=listed_notices.next_page_token
+                ),
+            ),
+        ],
     }
     for name, (signer, statement) in statements.items():
         request_class = _method(name).request
