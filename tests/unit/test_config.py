@@ -24,7 +24,8 @@ BASE: dict[str, Any] = {
 }
 
 SECTIONS = (
-    "[consultations], [denials], [limits], [log], [logging], [notices], [registry], [server], [store], [tls]"
+    "[consultations], [denials], [limits], [log], [logging], [notices], [registry], [server], "
+    "[store], [tls]"
 )
 
 # What each section of hub.toml allows, as the refusal of an unknown key lists it.
