@@ -14,7 +14,7 @@ from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from server.clock import Clock
-from server.domain.participants import SPIFFE_PREFIX, Caller, ParticipantStatus
+from server.domain.participants import SPIFFE_PREFIX, Caller, ParticipantStatus, Role
 from server.errors import Unauthenticated
 from server.registry import Registry
 from server.revocation import RevocationList
@@ -46,6 +46,14 @@ class Authenticator:
         self._registry = registry
         self._crl = crl
         self._clock = clock
+
+    def authorities_of(self, member_state: str) -> tuple[str, ...]:
+        """The registered authorities of one member state."""
+        return tuple(
+            p.id
+            for p in self._registry.all()
+            if p.member_state == member_state and Role.AUTHORITY in p.roles
+        )
 
     def caller(self, auth_context: Mapping[str, Iterable[bytes]]) -> Caller:
         """The caller of one RPC, or Unauthenticated."""

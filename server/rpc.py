@@ -218,8 +218,9 @@ class RpcGate:
             if kind == "denial":
                 owners = await self._store.denial_issuers(reference)
             elif kind == "notice":
-                notice = await self._store.notice(reference)
-                owners = (notice.row.originator,) if notice is not None else ()
+                # the authorities of the state the reference names, whether or not it exists:
+                # the log entry a caller reads back must not tell it which notices do
+                owners = self._auth.authorities_of(reference[:2])
             else:
                 found = await self._store.consultation_parties(reference)
                 owners = found or ()

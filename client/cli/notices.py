@@ -135,10 +135,11 @@ def _marking(classification: int) -> str:
     return MARKINGS.get(classification, notice_pb2.Classification.Name(classification))
 
 
-def _line(n: notice_pb2.Notice) -> str:
+def _line(n: notice_pb2.Notice, me: str) -> str:
+    """One notice in a line; a reader's own unacknowledged notice says so."""
     state = "WITHDRAWN" if n.state == notice_pb2.NOTICE_WITHDRAWN else "shared"
     flags = " expired" if n.expired else ""
-    flags += "" if n.acknowledged or n.originator else " unacknowledged"
+    flags += "" if n.acknowledged or n.originator == me else " unacknowledged"
     return (
         f"[{_marking(n.classification)}] {n.reference:<18} v{n.version:<3}"
         f" {notice_pb2.NoticeKind.Name(n.kind):<20} from {n.originator:<10} {state}"
@@ -218,7 +219,7 @@ async def _share(client: EcxClient, args: argparse.Namespace) -> None:
         review=_review(data, args.file),
         request_id=args.request_id,
     )
-    emit(args, _view(notice, None), _line(notice))
+    emit(args, _view(notice, None), _line(notice, client.identity.certified_id()))
 
 
 async def _update(client: EcxClient, args: argparse.Namespace) -> None:
@@ -233,12 +234,12 @@ async def _update(client: EcxClient, args: argparse.Namespace) -> None:
         review=_review(data, args.file),
         request_id=args.request_id,
     )
-    emit(args, _view(notice, None), _line(notice))
+    emit(args, _view(notice, None), _line(notice, client.identity.certified_id()))
 
 
 async def _withdraw(client: EcxClient, args: argparse.Namespace) -> None:
     notice = await client.notices.withdraw(args.reference, args.reason, request_id=args.request_id)
-    emit(args, _view(notice, None), _line(notice))
+    emit(args, _view(notice, None), _line(notice, client.identity.certified_id()))
 
 
 async def _get(client: EcxClient, args: argparse.Namespace) -> None:
@@ -257,22 +258,33 @@ async def _list(client: EcxClient, args: argparse.Namespace) -> None:
             include_expired=args.expired,
         )
     ]
-    text = "\n".join(_line(n) for n in notices) if notices else "no notices"
+    me = client.identity.certified_id()
+    text = "\n".join(_line(n, me) for n in notices) if notices else "no notices"
     emit(args, [_view(n, None) for n in notices], text)
 
 
 async def _ack(client: EcxClient, args: argparse.Namespace) -> None:
     notice = await client.notices.acknowledge(args.reference, request_id=args.request_id)
-    emit(args, _view(notice, None), _line(notice) + "  acknowledged")
+    emit(
+        args, _view(notice, None), _line(notice, client.identity.certified_id()) + "  acknowledged"
+    )
 
 
 async def _request(client: EcxClient, args: argparse.Namespace) -> None:
     notice = await client.notices.request_sharing(
         args.reference, _ids(args.to), args.reason, request_id=args.request_id
     )
-    emit(args, _view(notice, None), _line(notice) + f"  asked to share with {args.to}")
+    emit(
+        args,
+        _view(notice, None),
+        _line(notice, client.identity.certified_id()) + f"  asked to share with {args.to}",
+    )
 
 
 async def _grant(client: EcxClient, args: argparse.Namespace) -> None:
     notice = await client.notices.grant(args.reference, _ids(args.to), request_id=args.request_id)
-    emit(args, _view(notice, None), _line(notice) + f"  shared further with {args.to}")
+    emit(
+        args,
+        _view(notice, None),
+        _line(notice, client.identity.certified_id()) + f"  shared further with {args.to}",
+    )

@@ -200,8 +200,8 @@ class NoticeDesk:
         reference = statement.reference
 
         def job(tx: Transaction) -> bytes:
-            if tx.notice(reference) is not None:
-                raise AlreadyExists(f"notice {reference} already exists")
+            # The statement first: whether another state's reference exists is not the
+            # caller's to learn.
             version = rules.check_version(
                 statement,
                 originator=caller.id,
@@ -214,6 +214,8 @@ class NoticeDesk:
                 rules=self._rules,
                 first=True,
             )
+            if tx.notice(reference) is not None:
+                raise AlreadyExists(f"notice {reference} already exists")
             row = NoticeRow(
                 reference=reference,
                 originator=caller.id,
